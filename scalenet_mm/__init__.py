@@ -1,0 +1,16 @@
+"""scalenet_mm: ScaleNet (weight-shared, adapter-augmented deeper Swin) backbones for OpenMMLab.
+
+Importing the package (directly or through ``custom_imports=dict(imports=['scalenet_mm'])``):
+
+- registers the ``scalenet_mm`` scope and its modules (``type='scalenet_mm.ScaleNetSwinTransformer'``);
+- allow-lists the globals that mmengine-written checkpoints need under torch's safe loading.
+"""
+from .utils.safe_loading import allow_mmengine_checkpoints
+from .version import __version__
+
+allow_mmengine_checkpoints()
+
+from . import models  # noqa: E402,F401  (registers the backbone in the scalenet_mm scope)
+from .models import ScaleNetSwinTransformer  # noqa: E402
+
+__all__ = ['ScaleNetSwinTransformer', '__version__']

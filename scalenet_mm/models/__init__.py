@@ -1,0 +1,3 @@
+from .backbones import ScaleNetSwinTransformer
+
+__all__ = ['ScaleNetSwinTransformer']

@@ -1,0 +1,3 @@
+from .scalenet_swin import ScaleNetSwinTransformer
+
+__all__ = ['ScaleNetSwinTransformer']

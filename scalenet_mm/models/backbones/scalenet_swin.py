@@ -1,0 +1,365 @@
+"""ScaleNet Swin Transformer: a deeper Swin whose extra positions share the weights of a stage's blocks.
+
+Layout (keys equal mmdet/mmseg ``SwinTransformer`` keys, plus adapters, optional per-position norms and
+the layer map)::
+
+    patch_embed.{projection,norm}
+    stages.{s}.blocks.{b}.*          the stage's source blocks: the only owners of the shared weights
+    stages.{s}.layer_map             (persistent buffer) source block index per position
+    stages.{s}.adapters.{p}.{t}.{down,up}.weight    per-position adapters (targets t)
+    stages.{s}.position_norms.{p}.{norm1,norm2}.*  per-position norms (share_norms=False, inserted p)
+    stages.{s}.downsample.{norm,reduction}
+    norm{i}                          output norms for i in out_indices
+
+With ``unshare=True`` every position owns a block (``blocks.{p}``, ``layer_map = [0..d'-1]``), each
+initialised from its source block when a source checkpoint is loaded: the "stack" baseline, or a deeper
+Swin from scratch without one.
+"""
+from typing import Any, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as checkpoint
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+
+from ...registry import MODELS
+from ..layers.adapters import AdapterConfig, LowRankAdapter, build_position_adapters, parse_adapter_config
+from ..layers.layer_map import LayerMapSpec, StagePlan, plan_stages
+from ..layers.patch_layers import PatchEmbed, PatchMerging
+from ..layers.swin_block import PositionContext, SwinBlock
+
+ARCH_ZOO: dict[str, dict[str, Any]] = {
+    'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
+    'small': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
+    'base': dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
+    'large': dict(embed_dims=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48)),
+}
+ARCH_ALIASES = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large'}
+TRAINABLE_POLICIES = ('all', 'adapters_norms', 'adapters')
+
+
+def resolve_arch(arch: Union[str, dict]) -> dict[str, Any]:
+    """``{'embed_dims', 'depths', 'num_heads'}`` from a zoo name/alias or a dict."""
+    if isinstance(arch, str):
+        name = ARCH_ALIASES.get(arch.lower(), arch.lower())
+        if name not in ARCH_ZOO:
+            raise ValueError(f'arch={arch!r} is not known; use one of {sorted(ARCH_ZOO)} (aliases '
+                             f'{sorted(ARCH_ALIASES)}) or a dict with embed_dims, depths, num_heads')
+        return dict(ARCH_ZOO[name])
+    if not isinstance(arch, dict) or set(arch) != {'embed_dims', 'depths', 'num_heads'}:
+        raise ValueError(f'arch={arch!r} must be a zoo name or a dict with exactly the keys embed_dims, depths, '
+                         'num_heads')
+    if len(arch['depths']) != len(arch['num_heads']):
+        raise ValueError(f'arch depths {arch["depths"]} and num_heads {arch["num_heads"]} differ in length')
+    return dict(embed_dims=arch['embed_dims'], depths=tuple(arch['depths']), num_heads=tuple(arch['num_heads']))
+
+
+class ScaleNetStage(nn.Module):
+    """One stage: source blocks, the layer map, per-position adapters/norms, and the downsample.
+
+    Args:
+        plan: the stage's resolved layer map and window modes.
+        drop_path_rates: one rate per position.
+        unshare: one block per position instead of shared source blocks.
+        adapter: adapter request, or None.
+        share_norms: use the blocks' norms at every position; else inserted positions own a copy.
+        block_args: arguments of :class:`SwinBlock`.
+        downsample: the PatchMerging after the stage, or None.
+        with_cp: non-reentrant activation checkpointing per position.
+    """
+
+    def __init__(self, plan: StagePlan, drop_path_rates: Sequence[float], unshare: bool,
+                 adapter: Optional[AdapterConfig], share_norms: bool, block_args: dict[str, Any],
+                 downsample: Optional[PatchMerging], with_cp: bool) -> None:
+        super().__init__()
+        self.plan = plan
+        self.unshare = unshare
+        self.with_cp = with_cp
+        self.drop_path_rates = tuple(drop_path_rates)
+        # source block each position runs; with unshare every position owns its block
+        self.block_of_position = tuple(range(plan.depth)) if unshare else plan.layer_map
+        num_blocks = plan.depth if unshare else plan.source_depth
+        self.blocks = nn.ModuleList([SwinBlock(**block_args) for _ in range(num_blocks)])
+        self.register_buffer('layer_map', torch.tensor(self.block_of_position, dtype=torch.long))
+        inserted = set(range(plan.depth)) - set(plan.original_positions)
+        embed_dims, hidden = block_args['embed_dims'], block_args['hidden_dims']
+        self.adapters = nn.ModuleList([
+            build_position_adapters(adapter, embed_dims, hidden / embed_dims)
+            if adapter is not None and (adapter.positions == 'all' or p in inserted) else nn.ModuleDict()
+            for p in range(plan.depth)])
+        self.position_norms = None if share_norms or unshare else nn.ModuleList([
+            nn.ModuleDict({'norm1': nn.LayerNorm(embed_dims), 'norm2': nn.LayerNorm(embed_dims)})
+            if p in inserted else nn.ModuleDict() for p in range(plan.depth)])
+        self.downsample = downsample
+
+    @property
+    def depth(self) -> int:
+        return self.plan.depth
+
+    def init_block_of_position(self, position: int) -> int:
+        """Index of the source-checkpoint block that initialises the block run at ``position``."""
+        return self.plan.layer_map[position]
+
+    def position_context(self, position: int) -> PositionContext:
+        """The per-position state handed to the block at ``position``."""
+        norms = self.position_norms[position] if self.position_norms is not None else None
+        return PositionContext(shifted=self.plan.shifted[position], drop_path_rate=self.drop_path_rates[position],
+                               adapters=dict(self.adapters[position].items()), norms=norms or None)
+
+    def copy_norms_from_blocks(self) -> None:
+        """Set each inserted position's own norms to its source block's norms."""
+        if self.position_norms is None:
+            return
+        with torch.no_grad():
+            for position, norms in enumerate(self.position_norms):
+                block = self.blocks[self.block_of_position[position]]
+                for name in norms:
+                    norms[name].load_state_dict(getattr(block, name).state_dict())
+
+    def forward(self, x: torch.Tensor, hw_shape: tuple[int, int]
+                ) -> tuple[torch.Tensor, tuple[int, int], torch.Tensor, tuple[int, int]]:
+        """``(B, H*W, C)`` -> (downsampled x, its hw, stage output before downsample, its hw)."""
+        for position in range(self.depth):
+            block = self.blocks[self.block_of_position[position]]
+            context = self.position_context(position)
+            if self.with_cp and x.requires_grad:
+                x = checkpoint.checkpoint(block, x, hw_shape, context, use_reentrant=False)
+            else:
+                x = block(x, hw_shape, context)
+        if self.downsample is None:
+            return x, hw_shape, x, hw_shape
+        x_down, down_hw = self.downsample(x, hw_shape)
+        return x_down, down_hw, x, hw_shape
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
+                              missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
+        """Refuse a checkpoint whose layer map differs from this stage's: ties would silently change."""
+        key = prefix + 'layer_map'
+        if key in state_dict and state_dict[key].tolist() != list(self.block_of_position):
+            error_msgs.append(f'{key}: checkpoint map {state_dict[key].tolist()} differs from the model map '
+                              f'{list(self.block_of_position)}; build the model with the same depth_scale, '
+                              'layer_map and unshare as the checkpoint')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+
+@MODELS.register_module()
+class ScaleNetSwinTransformer(BaseModule):
+    """Swin Transformer deepened by stage-wise weight sharing with per-position adapters (ScaleNet).
+
+    Args:
+        arch: ``'tiny'|'small'|'base'|'large'`` (aliases ``t|s|b|l``) or a dict with ``embed_dims``,
+            ``depths``, ``num_heads``.
+        depth_scale: a number or one per stage (``2``: Swin-T ``(2,2,6,2) -> (4,4,12,4)``); default 1.
+        scaled_depths: target depth per stage, instead of ``depth_scale``.
+        layer_map: ``'cyclic'``, ``'interleave'`` or a per-stage list of source indices.
+        shift_policy: ``'by_position'`` or ``'inherit_source'`` for maps that break W/SW-MSA parity.
+        adapter: None (sharing without adapters) or a dict: ``type`` (``'parallel'``|``'lora'``),
+            ``targets`` (among ``fc1, fc2, qkv, proj``), ``dim``, ``scale``, ``positions``
+            (``'all'``|``'inserted'``). Default: parallel adapters on fc1 and fc2, dim 16, everywhere.
+        share_norms: positions share their block's LayerNorms; if False, inserted positions own copies.
+        trainable: ``'all'``, ``'adapters_norms'`` (shared weights frozen) or ``'adapters'``.
+        unshare: build the scaled depth untied (each position its own block).
+        in_channels, patch_size, window_size, mlp_ratio, qkv_bias, qk_scale, patch_norm, drop_rate,
+        attn_drop_rate, drop_path_rate, out_indices, frozen_stages, with_cp, init_cfg: as mmdet's
+            ``SwinTransformer``. ``drop_path_rate`` is spread linearly over all *positions*.
+            ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None)`` loads any supported Swin
+            checkpoint strictly (see :func:`scalenet_mm.checkpoint.load_pretrained`).
+
+    Inputs ``(B, in_channels, H, W)``; outputs a tuple of ``(B, C_i, ceil(H/(p*2^i)), ceil(W/(p*2^i)))`` for
+    ``i`` in ``out_indices``.
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'tiny',
+                 depth_scale: Optional[Union[float, Sequence[float]]] = None,
+                 scaled_depths: Optional[Sequence[int]] = None,
+                 layer_map: LayerMapSpec = 'cyclic',
+                 shift_policy: Optional[str] = None,
+                 adapter: Optional[dict] = dict(type='parallel', targets=('fc1', 'fc2'), dim=16),
+                 share_norms: bool = True,
+                 trainable: str = 'all',
+                 unshare: bool = False,
+                 in_channels: int = 3,
+                 patch_size: int = 4,
+                 window_size: int = 7,
+                 mlp_ratio: float = 4,
+                 qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None,
+                 patch_norm: bool = True,
+                 drop_rate: float = 0.0,
+                 attn_drop_rate: float = 0.0,
+                 drop_path_rate: float = 0.1,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 with_cp: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
+        # validate the whole request before building anything
+        arch_cfg = resolve_arch(arch)
+        plans = plan_stages(arch_cfg['depths'], depth_scale, scaled_depths, layer_map, shift_policy)
+        adapter_cfg = parse_adapter_config(adapter)
+        num_stages = len(plans)
+        if trainable not in TRAINABLE_POLICIES:
+            raise ValueError(f'trainable={trainable!r} is not known; use one of {TRAINABLE_POLICIES}')
+        if trainable == 'adapters' and adapter_cfg is None:
+            raise ValueError("trainable='adapters' needs adapters, but adapter=None: nothing would train")
+        bad_out = [i for i in out_indices if not 0 <= i < num_stages]
+        if bad_out or len(set(out_indices)) != len(out_indices):
+            raise ValueError(f'out_indices={tuple(out_indices)} must be distinct stage indices in 0..{num_stages - 1}')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages={frozen_stages} must be in -1..{num_stages}')
+        if init_cfg is not None and init_cfg.get('type') != 'Pretrained':
+            raise ValueError(f"init_cfg={init_cfg!r}: only dict(type='Pretrained', checkpoint=..., prefix=...) is "
+                             'supported; leave init_cfg=None for random initialisation')
+        super().__init__(init_cfg=init_cfg)
+
+        self.arch = arch_cfg
+        self.plans = plans
+        self.adapter_cfg = adapter_cfg
+        self.trainable = trainable
+        self.unshare = unshare
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        embed_dims = arch_cfg['embed_dims']
+        self.num_features = [embed_dims * 2 ** i for i in range(num_stages)]
+
+        self.patch_embed = PatchEmbed(in_channels, embed_dims, patch_size, patch_norm)
+        self.drop_after_pos = nn.Dropout(p=drop_rate)
+        total_positions = sum(plan.depth for plan in plans)
+        rates = torch.linspace(0, drop_path_rate, total_positions).tolist()
+        self.stages = nn.ModuleList()
+        start = 0
+        for s, plan in enumerate(plans):
+            dims = self.num_features[s]
+            block_args = dict(embed_dims=dims, num_heads=arch_cfg['num_heads'][s],
+                              hidden_dims=int(mlp_ratio * dims), window_size=window_size, qkv_bias=qkv_bias,
+                              qk_scale=qk_scale, drop_rate=drop_rate, attn_drop_rate=attn_drop_rate)
+            downsample = PatchMerging(dims, 2 * dims, patch_norm) if s < num_stages - 1 else None
+            self.stages.append(ScaleNetStage(plan, rates[start:start + plan.depth], unshare, adapter_cfg,
+                                             share_norms, block_args, downsample, with_cp))
+            start += plan.depth
+        for i in self.out_indices:
+            self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
+        self.apply_trainable_policy()
+
+    # ------------------------------------------------------------------ trainable set
+    def apply_trainable_policy(self) -> None:
+        """Set ``requires_grad`` from ``trainable`` (by module type) and ``frozen_stages``."""
+        for param in self.parameters():
+            param.requires_grad = self.trainable == 'all'
+        if self.trainable != 'all':
+            train_types: tuple[type, ...] = (LowRankAdapter,)
+            if self.trainable == 'adapters_norms':
+                train_types += (nn.LayerNorm,)
+            for module in self.modules():
+                if isinstance(module, train_types):
+                    for param in module.parameters():
+                        param.requires_grad = True
+        for module in self.frozen_modules():
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """Modules frozen by ``frozen_stages`` (mmdet semantics: patch embed, then stages and their norms)."""
+        if self.frozen_stages < 0:
+            return []
+        modules: list[nn.Module] = [self.patch_embed, self.drop_after_pos]
+        for i in range(self.frozen_stages):
+            modules.append(self.stages[i])
+            if i in self.out_indices:
+                modules.append(getattr(self, f'norm{i}'))
+        return modules
+
+    def train(self, mode: bool = True) -> 'ScaleNetSwinTransformer':
+        """Set train/eval mode while frozen stages stay in eval mode; returns ``self``."""
+        super().train(mode)
+        for module in self.frozen_modules():
+            module.eval()
+        return self
+
+    # ------------------------------------------------------------------ initialisation
+    def init_weights(self) -> None:
+        """Random init (as mmdet's Swin) or a strict load of ``init_cfg``'s pretrained checkpoint."""
+        if self.init_cfg is None:
+            self.random_init()
+            return
+        from ...checkpoint.load import load_pretrained  # local: the loader imports the model's helpers
+        report = load_pretrained(self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'))
+        MMLogger.get_current_instance().info(report.summary())
+        self._is_init = True
+
+    def random_init(self) -> None:
+        """Truncated-normal linears, unit LayerNorms, zero-``up`` adapters (mmdet's Swin init)."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                trunc_normal_(module.weight, std=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        for stage in self.stages:
+            for block in stage.blocks:
+                trunc_normal_(block.attn.w_msa.relative_position_bias_table, std=0.02)
+        # adapters last: the Linear pass above must not leave a non-zero ``up``
+        for module in self.modules():
+            if isinstance(module, LowRankAdapter):
+                module.reset_parameters()
+        for stage in self.stages:
+            stage.copy_norms_from_blocks()
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(B, C_in, H, W)`` -> tuple of ``(B, C_i, H_i, W_i)`` for ``i`` in ``out_indices``."""
+        x, hw_shape = self.patch_embed(x)
+        x = self.drop_after_pos(x)
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x, hw_shape, out, out_hw = stage(x, hw_shape)
+            if i in self.out_indices:
+                out = getattr(self, f'norm{i}')(out)
+                outs.append(out.view(-1, *out_hw, self.num_features[i]).permute(0, 3, 1, 2).contiguous())
+        return tuple(outs)
+
+    # ------------------------------------------------------------------ layer-wise lr decay
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> tuple[int, int]:
+        """``(layer_depth, num_layers)`` of a parameter, counting *positions* (mmpretrain convention).
+
+        ``num_layers = total positions + 2``; the patch embed is layer 0; a block counts at the first
+        position that runs it; adapters and per-position norms at their position; a downsample at the last
+        position of its stage; everything else (output norms) at ``num_layers - 1``.
+        """
+        num_layers = sum(stage.depth for stage in self.stages) + 2
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
+        parts = name.split('.')
+        if parts[0] == 'patch_embed':
+            return 0, num_layers
+        if parts[0] != 'stages':
+            return num_layers - 1, num_layers
+        s = int(parts[1])
+        stage = self.stages[s]
+        before = sum(st.depth for st in self.stages[:s])
+        if parts[2] == 'downsample':
+            return before + stage.depth, num_layers
+        index = int(parts[3])
+        position = stage.block_of_position.index(index) if parts[2] == 'blocks' else index
+        return before + position + 1, num_layers
+
+    # ------------------------------------------------------------------ description
+    @property
+    def scaled_depths(self) -> tuple[int, ...]:
+        return tuple(plan.depth for plan in self.plans)
+
+    @property
+    def source_depths(self) -> tuple[int, ...]:
+        return tuple(plan.source_depth for plan in self.plans)
+
+    def extra_repr(self) -> str:
+        return (f'source_depths={self.source_depths}, scaled_depths={self.scaled_depths}, '
+                f'unshare={self.unshare}, adapter={self.adapter_cfg}, trainable={self.trainable!r}')
+

@@ -1,0 +1,12 @@
+"""Registries of the ``scalenet_mm`` scope: children of mmengine's root registries.
+
+Configs name our modules as ``type='scalenet_mm.ScaleNetSwinTransformer'``; mmdet, mmseg and mmengine
+resolve the ``scalenet_mm.`` prefix through the root registry into these children, whatever their own
+``default_scope`` is. ``locations`` lets a registry import the modules that register into it on first use.
+"""
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import Registry
+
+SCOPE = 'scalenet_mm'
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['scalenet_mm.models'])
