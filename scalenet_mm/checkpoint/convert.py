@@ -1,0 +1,118 @@
+"""Recognise Swin checkpoint layouts and convert them to mmdet/mmseg backbone keys (pure functions).
+
+Layouts (after any ``backbone.`` / ``module.`` prefix is removed):
+
+- ``official``: Microsoft's Swin and timm < 0.9 (``layers.{i}.blocks.{b}.attn.qkv``, ``mlp.fc1``,
+  ``patch_embed.proj``, ``layers.{i}.downsample`` at the *end* of stage ``i``, ``norm``, ``head``);
+- ``timm``: timm >= 0.9 (as official, but ``layers.{i}.downsample`` at the *start* of stage ``i >= 1``,
+  ``head.fc``);
+- ``mm``: mmdet / mmseg / mmpretrain ``SwinTransformer`` (``stages.{i}.blocks.{b}.attn.w_msa.qkv``,
+  ``ffn.layers.0.0``, ``patch_embed.projection``, ``norm{i}``);
+- ``scalenet``: this package's checkpoints (mm keys plus ``stages.{i}.layer_map`` and adapters).
+
+Conversion to mm keys renames ``layers -> stages``, ``attn. -> attn.w_msa.``, ``mlp.fc1 -> ffn.layers.0.0``,
+``mlp.fc2 -> ffn.layers.1``, ``patch_embed.proj -> patch_embed.projection``, reorders the PatchMerging
+``reduction``/``norm`` channels from the official concat order to ``nn.Unfold``'s order, and maps the
+final ``norm`` to ``norm{last stage}``. Keys with no place in a backbone are returned as skipped, with the
+reason.
+"""
+import re
+from collections import OrderedDict
+from typing import Mapping
+
+import torch
+
+StateDict = Mapping[str, torch.Tensor]
+FORMATS = ('official', 'timm', 'mm', 'scalenet')
+# buffers that the model recomputes: never loaded from a checkpoint
+RECOMPUTED_BUFFERS = ('relative_position_index', 'attn_mask')
+
+
+def detect_format(state_dict: StateDict) -> str:
+    """Name the layout of a backbone state dict (prefixes already removed); ``ValueError`` if none fits."""
+    keys = list(state_dict)
+    if any(re.fullmatch(r'stages\.\d+\.layer_map', k) for k in keys):
+        return 'scalenet'
+    if any(re.match(r'stages\.\d+\.blocks\.\d+\.attn\.w_msa\.', k) for k in keys):
+        return 'mm'
+    if any(re.match(r'layers\.\d+\.blocks\.\d+\.attn\.qkv\.', k) for k in keys):
+        stages_with_downsample = sorted({int(m.group(1)) for k in keys
+                                         if (m := re.match(r'layers\.(\d+)\.downsample\.', k))})
+        if stages_with_downsample and stages_with_downsample[0] == 0:
+            return 'official'
+        return 'timm'
+    sample = ', '.join(keys[:5])
+    raise ValueError(f'unknown checkpoint format: no Swin blocks found (expected keys like '
+                     f"'layers.0.blocks.0.attn.qkv.weight' (official/timm) or "
+                     f"'stages.0.blocks.0.attn.w_msa.qkv.weight' (mmdet/mmseg/mmpretrain)); first keys: {sample}")
+
+
+def unfold_order_reduction(weight: torch.Tensor) -> torch.Tensor:
+    """PatchMerging ``reduction.weight`` ``(C_out, 4C)``: official concat order -> ``nn.Unfold`` order."""
+    out_channels, in_channels = weight.shape
+    weight = weight.reshape(out_channels, 4, in_channels // 4)
+    return weight[:, [0, 2, 1, 3], :].transpose(1, 2).reshape(out_channels, in_channels)
+
+
+def unfold_order_norm(vector: torch.Tensor) -> torch.Tensor:
+    """PatchMerging ``norm.weight``/``bias`` ``(4C,)``: official concat order -> ``nn.Unfold`` order."""
+    in_channels = vector.shape[0]
+    return vector.reshape(4, in_channels // 4)[[0, 2, 1, 3], :].transpose(0, 1).reshape(in_channels)
+
+
+def timm_to_official(state_dict: StateDict) -> 'OrderedDict[str, torch.Tensor]':
+    """Move timm >= 0.9's downsample (start of stage ``i``) to the end of stage ``i - 1``."""
+    out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    for key, value in state_dict.items():
+        key = re.sub(r'^layers\.(\d+)\.downsample\.', lambda m: f'layers.{int(m.group(1)) - 1}.downsample.', key)
+        out[re.sub(r'^head\.fc\.', 'head.', key)] = value
+    return out
+
+
+def official_to_mm(state_dict: StateDict) -> tuple['OrderedDict[str, torch.Tensor]', dict[str, str]]:
+    """Official/timm-old keys -> mm backbone keys. Returns ``(converted, {skipped key: reason})``."""
+    num_stages = 1 + max(int(m.group(1)) for k in state_dict if (m := re.match(r'layers\.(\d+)\.', k)))
+    out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    skipped: dict[str, str] = {}
+    for key, value in state_dict.items():
+        if key.startswith('head.'):
+            skipped[key] = 'classification head (not part of a backbone)'
+            continue
+        if key.split('.')[-1] in RECOMPUTED_BUFFERS:
+            skipped[key] = 'buffer recomputed by the model'
+            continue
+        if key.startswith('norm.'):
+            out[f'norm{num_stages - 1}.' + key[len('norm.'):]] = value
+            continue
+        if key.startswith('patch_embed.proj.'):
+            out[key.replace('patch_embed.proj.', 'patch_embed.projection.')] = value
+            continue
+        if not key.startswith('layers.'):
+            out[key] = value
+            continue
+        new_key = 'stages.' + key[len('layers.'):]
+        if '.downsample.reduction.' in new_key:
+            value = unfold_order_reduction(value)
+        elif '.downsample.norm.' in new_key:
+            value = unfold_order_norm(value)
+        new_key = (new_key.replace('.attn.', '.attn.w_msa.').replace('.mlp.fc1.', '.ffn.layers.0.0.')
+                   .replace('.mlp.fc2.', '.ffn.layers.1.'))
+        out[new_key] = value
+    return out, skipped
+
+
+def to_mm_backbone(state_dict: StateDict) -> tuple[str, 'OrderedDict[str, torch.Tensor]', dict[str, str]]:
+    """Detect the layout and convert: ``(format, mm-keyed state dict, {skipped key: reason})``."""
+    fmt = detect_format(state_dict)
+    if fmt == 'timm':
+        converted, skipped = official_to_mm(timm_to_official(state_dict))
+    elif fmt == 'official':
+        converted, skipped = official_to_mm(state_dict)
+    else:
+        converted, skipped = OrderedDict(), {}
+        for key, value in state_dict.items():
+            if key.startswith('head.'):
+                skipped[key] = 'classification head (not part of a backbone)'
+            else:
+                converted[key] = value
+    return fmt, converted, skipped

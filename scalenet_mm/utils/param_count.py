@@ -1,0 +1,59 @@
+"""Parameter counts of models with shared blocks: with multiplicity, unique, and trainable, per group.
+
+``total`` counts a shared block once per position that runs it (the size of the equivalent untied model);
+``unique`` counts every tensor once (what a checkpoint stores); ``trainable`` counts unique tensors with
+``requires_grad``. Groups: ``stages.{s}`` of each ScaleNet backbone, other top-level children by name.
+"""
+from dataclasses import dataclass
+
+import torch.nn as nn
+
+from ..models.backbones.scalenet_swin import ScaleNetStage
+
+
+@dataclass
+class ParamCount:
+    """Numbers of scalar parameters of one group."""
+    total: int = 0
+    unique: int = 0
+    trainable: int = 0
+
+
+def _group_of(name: str) -> str:
+    parts = name.split('.')
+    if 'stages' in parts:
+        index = parts.index('stages')
+        return '.'.join(parts[:index + 2])
+    return parts[0]
+
+
+def count_parameters(model: nn.Module) -> dict[str, ParamCount]:
+    """Per-group counts plus a ``'total'`` row. Works on any module; multiplicity comes from ScaleNet maps."""
+    multiplicity: dict[int, int] = {}
+    for stage in model.modules():
+        if isinstance(stage, ScaleNetStage):
+            for block_index, block in enumerate(stage.blocks):
+                uses = stage.block_of_position.count(block_index)
+                for param in block.parameters():
+                    multiplicity[id(param)] = uses
+    counts: dict[str, ParamCount] = {}
+    seen: set[int] = set()
+    for name, param in model.named_parameters(remove_duplicate=False):
+        group = counts.setdefault(_group_of(name), ParamCount())
+        if id(param) in seen:
+            continue
+        seen.add(id(param))
+        group.total += param.numel() * multiplicity.get(id(param), 1)
+        group.unique += param.numel()
+        group.trainable += param.numel() if param.requires_grad else 0
+    counts['total'] = ParamCount(sum(c.total for c in counts.values()), sum(c.unique for c in counts.values()),
+                                 sum(c.trainable for c in counts.values()))
+    return counts
+
+
+def format_parameter_table(counts: dict[str, ParamCount]) -> str:
+    """A fixed-width table (millions of parameters)."""
+    lines = [f'{"group":<28}{"total (M)":>12}{"unique (M)":>12}{"trainable (M)":>15}']
+    for name, count in counts.items():
+        lines.append(f'{name:<28}{count.total / 1e6:>12.3f}{count.unique / 1e6:>12.3f}{count.trainable / 1e6:>15.3f}')
+    return '\n'.join(lines)

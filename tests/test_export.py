@@ -1,0 +1,74 @@
+"""Export to a plain, deeper, unshared Swin that stock mmdet/mmseg load strictly and that computes the same."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import SMALL_ARCH, build, perturb_
+
+from mmengine.config import ConfigDict
+
+from scalenet_mm.checkpoint import export_plain_swin
+
+mmdet_swin = pytest.importorskip('mmdet.models.backbones.swin')
+mmseg_swin = pytest.importorskip('mmseg.models.backbones.swin')
+REPO = Path(__file__).resolve().parents[1]
+
+
+def plain_swin(module, depths):
+    model = module.SwinTransformer(embed_dims=16, depths=depths, num_heads=(1, 2, 2, 4), window_size=4,
+                                   drop_path_rate=0.0)
+    return model
+
+
+@pytest.mark.parametrize('module', [mmdet_swin, mmseg_swin], ids=['mmdet', 'mmseg'])
+@pytest.mark.parametrize('kwargs', [
+    dict(adapter=dict(type='lora', targets=('fc1', 'fc2', 'qkv', 'proj'), dim=4, scale=0.5)),
+    dict(adapter=dict(type='lora', positions='inserted'), share_norms=False),
+    dict(adapter=None, depth_scale=1.5),
+], ids=['lora-all', 'lora-inserted-own-norms', 'no-adapter-1.5x'])
+def test_export_loads_strictly_and_matches(module, kwargs):
+    kwargs = {'depth_scale': 2, **kwargs}
+    model = perturb_(build(**kwargs)).eval()
+    state = export_plain_swin(model)
+    reference = plain_swin(module, model.scaled_depths)
+    reference.load_state_dict(state, strict=True)
+    reference.eval()
+    x = torch.randn(1, 3, 97, 131)
+    with torch.no_grad():
+        for a, b in zip(model(x), reference(x)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    pointers = [v.data_ptr() for v in state.values() if v.numel() > 1]
+    assert len(pointers) == len(set(pointers)), 'exported positions must not share storage'
+
+
+def test_parallel_adapters_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match="GELU.*cannot be merged.*type='lora'"):
+        export_plain_swin(build(depth_scale=2))
+
+
+def test_window_mode_a_plain_swin_cannot_express_is_refused():
+    model = build(arch=SMALL_ARCH, depth_scale=2, adapter=None, layer_map='interleave', shift_policy='inherit_source')
+    with pytest.raises(ValueError, match='plain Swin cannot express'):
+        export_plain_swin(model)
+
+
+def test_export_tool_writes_a_checkpoint_mmdet_init_cfg_accepts(tmp_path):
+    model = perturb_(build(depth_scale=2, adapter=dict(type='lora')))
+    source = tmp_path / 'scalenet.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in model.state_dict().items()}}, source)
+    config = tmp_path / 'backbone.py'
+    config.write_text(f"model = dict(backbone=dict(type='scalenet_mm.ScaleNetSwinTransformer', arch={SMALL_ARCH!r}, "
+                      "depth_scale=2, window_size=4, adapter=dict(type='lora')))\n")
+    out = tmp_path / 'plain.pth'
+    subprocess.run([sys.executable, str(REPO / 'tools' / 'export_plain_swin.py'), str(config), str(source), str(out)],
+                   check=True, cwd=REPO)
+    reference = plain_swin(mmdet_swin, model.scaled_depths)
+    reference.init_cfg = ConfigDict(type='Pretrained', checkpoint=str(out))
+    reference.init_weights()  # mmdet's own loader: keeps keys under 'backbone.'
+    reference.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(model.eval()(x), reference(x)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -1,0 +1,22 @@
+"""count_parameters: multiplicity, unique and trainable counts against an untied model."""
+from conftest import SMALL_ARCH, build
+
+from scalenet_mm.utils.param_count import count_parameters, format_parameter_table
+
+
+def test_counts_against_untied_model():
+    shared = build(depth_scale=2, trainable='adapters_norms')
+    untied = build(depth_scale=2, unshare=True)
+    counts, untied_counts = count_parameters(shared), count_parameters(untied)
+    assert counts['total'].total == untied_counts['total'].unique == untied_counts['total'].total
+    assert counts['total'].unique == sum(p.numel() for p in shared.parameters())
+    assert counts['total'].trainable == sum(p.numel() for p in shared.parameters() if p.requires_grad)
+    for s in range(4):
+        assert counts[f'stages.{s}'].total == untied_counts[f'stages.{s}'].unique
+        assert counts[f'stages.{s}'].unique < counts[f'stages.{s}'].total
+    assert 'stages.3' in format_parameter_table(counts)
+
+
+def test_scale_one_has_no_multiplicity():
+    counts = count_parameters(build(arch=SMALL_ARCH, adapter=None))
+    assert counts['total'].total == counts['total'].unique == counts['total'].trainable

@@ -1,0 +1,36 @@
+#!/usr/bin/env python
+"""Convert an official / timm / mmpretrain / mmdet / mmseg Swin checkpoint to mm backbone keys.
+
+    python tools/convert_checkpoint.py IN.pth OUT.pth [--prefix backbone.]
+
+The output (``state_dict`` with ``backbone.`` keys) loads into mmdet's/mmseg's ``SwinTransformer`` and into
+``ScaleNetSwinTransformer`` of the same source arch at any ``depth_scale``. Prints the detected layout
+and what was skipped.
+"""
+import argparse
+
+import torch
+
+import scalenet_mm  # noqa: F401
+from scalenet_mm.checkpoint.convert import to_mm_backbone
+from scalenet_mm.checkpoint.load import extract_state_dict, read_checkpoint, select_backbone
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('src', help='input checkpoint')
+    parser.add_argument('dst', help='output .pth')
+    parser.add_argument('--prefix', default=None, help="key prefix of the backbone in SRC (default: 'backbone.' "
+                        'when present)')
+    args = parser.parse_args()
+    source, state = select_backbone(extract_state_dict(read_checkpoint(args.src)), args.prefix)
+    fmt, converted, skipped = to_mm_backbone(state)
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in converted.items()},
+                'meta': {'converted_from': args.src, 'source_layout': fmt}}, args.dst)
+    print(f'{args.src}: {source}, {fmt} layout -> {args.dst}: {len(converted)} tensors')
+    for key, why in skipped.items():
+        print(f'  skipped {key}: {why}')
+
+
+if __name__ == '__main__':
+    main()

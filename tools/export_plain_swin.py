@@ -1,0 +1,38 @@
+#!/usr/bin/env python
+"""Export a trained ScaleNet backbone as a plain, deeper mmdet/mmseg ``SwinTransformer`` checkpoint.
+
+    python tools/export_plain_swin.py CONFIG SCALENET_CKPT OUT.pth [--prefix backbone.]
+
+The output holds ``state_dict`` with ``backbone.``-prefixed keys, so stock mmdet/mmseg configs use it as
+``model.backbone.init_cfg=dict(type='Pretrained', checkpoint='OUT.pth')`` with
+``depths`` set to the printed scaled depths. LoRA adapters are merged; parallel adapters are refused.
+"""
+import argparse
+
+import torch
+
+import scalenet_mm  # noqa: F401
+from scalenet_mm.checkpoint import export_plain_swin, load_pretrained
+from scalenet_mm.utils.backbone_config import DictAction, build_backbone, load_config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config', help='config whose model.backbone is the ScaleNet backbone')
+    parser.add_argument('checkpoint', help='ScaleNet checkpoint (a training checkpoint or a backbone state dict)')
+    parser.add_argument('out', help='output .pth')
+    parser.add_argument('--prefix', default=None, help="key prefix of the backbone in CHECKPOINT (default: "
+                        "'backbone.' when present)")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    args = parser.parse_args()
+    backbone = build_backbone(load_config(args.config, args.cfg_options))
+    print(load_pretrained(backbone, args.checkpoint, prefix=args.prefix).summary())
+    state = export_plain_swin(backbone)
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in state.items()},
+                'meta': {'exported_from': args.checkpoint, 'depths': list(backbone.scaled_depths),
+                         'scalenet_mm_version': scalenet_mm.__version__}}, args.out)
+    print(f'wrote {args.out}: plain Swin with depths={backbone.scaled_depths}, {len(state)} tensors')
+
+
+if __name__ == '__main__':
+    main()
