@@ -140,7 +140,8 @@ def pip(*args: str, env: dict[str, str] | None = None) -> None:
 
 def probe() -> dict:
     """Return what is installed in this environment (versions, mmcv ops, CUDA), from a fresh process."""
-    out = subprocess.run([sys.executable, '-c', PROBE], capture_output=True, text=True)
+    # run outside the repository, so that only an *installed* scalenet_mm is found
+    out = subprocess.run([sys.executable, '-c', PROBE], capture_output=True, text=True, cwd=tempfile.gettempdir())
     for line in out.stdout.splitlines():
         if line.startswith('PROBE'):
             return json.loads(line[len('PROBE'):])
