@@ -56,7 +56,7 @@ info = {name: version(dist) for name, dist in [
     ('torch', 'torch'), ('torchvision', 'torchvision'), ('mmengine', 'mmengine'), ('mmcv', 'mmcv'),
     ('mmdet', 'mmdet'), ('mmseg', 'mmsegmentation'), ('timm', 'timm'), ('pycocotools', 'pycocotools'),
     ('ftfy', 'ftfy'), ('regex', 'regex'), ('matplotlib', 'matplotlib'), ('pytest', 'pytest'),
-    ('setuptools', 'setuptools'), ('ninja', 'ninja'), ('scalenet_mm', 'scalenet_mm')]}
+    ('setuptools', 'setuptools'), ('wheel', 'wheel'), ('ninja', 'ninja'), ('scalenet_mm', 'scalenet_mm')]}
 info['mmcv_ext'] = False
 info['cuda_available'] = False
 info['cuda_home'] = None
