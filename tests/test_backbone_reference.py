@@ -127,3 +127,14 @@ def test_outputs_equal_untied_copy():
     with torch.no_grad():
         for a, b in zip(shared(x), untied(x)):
             torch.testing.assert_close(a, b)
+
+
+def test_adapter_add_to_equals_its_branch():
+    from scalenet_mm.models.layers.adapters import LowRankAdapter
+    for nonlinear in (True, False):
+        adapter = LowRankAdapter(12, 20, dim=4, scale=0.5, nonlinear=nonlinear)
+        torch.nn.init.normal_(adapter.up.weight)
+        x, out = torch.randn(2, 7, 12), torch.randn(2, 7, 20)
+        torch.testing.assert_close(adapter.add_to(out, x), out + adapter(x))
+        expected = out + 0.5 * adapter.up(torch.nn.functional.gelu(adapter.down(x)) if nonlinear else adapter.down(x))
+        torch.testing.assert_close(adapter.add_to(out, x), expected)

@@ -22,7 +22,7 @@ SHIFT_MASK_VALUE = -100.0
 def linear_with_adapter(x: torch.Tensor, linear: nn.Linear, adapter: Optional[LowRankAdapter]) -> torch.Tensor:
     """``linear(x)`` plus the position's adapter branch when it has one. ``(..., C_in) -> (..., C_out)``."""
     out = linear(x)
-    return out if adapter is None else out + adapter(x)
+    return out if adapter is None else adapter.add_to(out, x)
 
 
 @lru_cache(maxsize=64)
@@ -113,12 +113,14 @@ class WindowMSA(nn.Module):
         if shift_mask is None:
             # (B * nW, heads, N, hd) with the (heads, N, N) bias broadcast over windows
             q, k, v = qkv.reshape(3, batch * num_windows, heads, n, head_dims).unbind(0)
-            mask = bias
+            mask = bias.unsqueeze(0)
         else:
             # (B, nW * heads, N, hd): the (nW * heads, N, N) mask broadcasts over images, never copied per image
             q, k, v = qkv.reshape(3, batch, num_windows * heads, n, head_dims).unbind(0)
-            mask = (bias.unsqueeze(0) + shift_mask.unsqueeze(1)).reshape(num_windows * heads, n, n)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype), scale=self.scale,
+            mask = (bias.unsqueeze(0) + shift_mask.unsqueeze(1)).reshape(1, num_windows * heads, n, n)
+        # a 4-D mask (expanded, not copied) lets the fused CPU/GPU kernels take it; a 3-D one falls back to math
+        mask = mask.to(q.dtype).expand(q.shape[0], -1, -1, -1)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale,
                                              dropout_p=self.attn_drop_rate if self.training else 0.0)
         out = out.view(batch, num_windows, heads, n, head_dims).transpose(2, 3)
         out = linear_with_adapter(out.reshape(batch, num_windows, n, channels), self.proj, adapters.get('proj'))
