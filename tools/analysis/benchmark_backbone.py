@@ -3,13 +3,16 @@
 
     python tools/analysis/benchmark_backbone.py [--size 224 224] [--batch 2] [--repeats 10] [--device cpu]
 
-Prints (median of ``--repeats`` timed steps after ``--warmup`` steps):
+Prints (medians of ``--repeats`` steps after ``--warmup`` steps, each pair of models timed alternately):
 
 1. our Swin-T at scale 1 vs mmdet's ``SwinTransformer``, forward (goal: at least 1.2x mmdet's speed);
 2. ScaleNet-Swin-T-2x with ``trainable='adapters_norms'`` vs the untied 2x, train step (goal: at most 0.8x
    the untied time);
 3. ScaleNet-Swin-T-2x inference vs the untied 2x without adapters (adapter overhead, goal: at most 5 %);
 4. ScaleNet-Swin-T-2x checkpoint bytes vs Swin-T (goal: at most 1.10x).
+
+Without mmdet (a GPU machine with only torch and mmengine), row 1 is skipped and Swin-T's size is its
+tensor bytes.
 
 On CUDA the peak memory of each train step is printed too.
 """
@@ -25,20 +28,23 @@ import scalenet_mm  # noqa: F401
 from scalenet_mm import ScaleNetSwinTransformer
 
 
-def median_seconds(step: Callable[[], None], warmup: int, repeats: int, device: torch.device) -> float:
-    """Median wall time of ``step`` over ``repeats`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
+def paired_medians(step_a: Callable[[], None], step_b: Callable[[], None], warmup: int, repeats: int,
+                   device: torch.device) -> tuple[float, float]:
+    """Median wall times of two steps, timed alternately (A, B, A, B, ...) so drifts hit both alike."""
+    def timed(step: Callable[[], None]) -> float:
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         start = time.perf_counter()
         step()
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return time.perf_counter() - start
+
+    for _ in range(warmup):
+        step_a()
+        step_b()
+    pairs = [(timed(step_a), timed(step_b)) for _ in range(repeats)]
+    return statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs)
 
 
 def forward_step(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
@@ -81,7 +87,11 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args()
-    from mmdet.models.backbones import SwinTransformer
+    try:
+        from mmdet.models.backbones import SwinTransformer
+    except ImportError as exc:  # e.g. a GPU box with torch only: the other rows still run
+        print(f'mmdet is not importable ({exc}): the mmdet comparison is skipped')
+        SwinTransformer = None
 
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -90,27 +100,34 @@ def main() -> None:
 
     ours = ScaleNetSwinTransformer(adapter=None, **common)
     ours.init_weights()
-    mmdet_swin = SwinTransformer(drop_path_rate=0.0)
-    mmdet_swin.load_state_dict({k: v for k, v in ours.state_dict().items() if not k.endswith('layer_map')})
+    swin_t_state = {k: v for k, v in ours.state_dict().items() if not k.endswith('layer_map')}
+    mmdet_swin = None
+    if SwinTransformer is not None:
+        mmdet_swin = SwinTransformer(drop_path_rate=0.0)
+        mmdet_swin.load_state_dict(swin_t_state)
     scalenet = ScaleNetSwinTransformer(depth_scale=2, trainable='adapters_norms', **common)
     untied = ScaleNetSwinTransformer(depth_scale=2, unshare=True, adapter=None, **common)
     for model in (scalenet, untied):
         model.init_weights()
-    models = [m.to(device) for m in (ours, mmdet_swin, scalenet, untied)]
-    for model in models:
-        model.eval()
+    for model in (ours, mmdet_swin, scalenet, untied):
+        if model is not None:
+            model.to(device)
+            model.eval()
 
-    def measure(step: Callable[[], None]) -> float:
-        return median_seconds(step, args.warmup, args.repeats, device)
+    def measure(step_a: Callable[[], None], step_b: Callable[[], None]) -> tuple[float, float]:
+        return paired_medians(step_a, step_b, args.warmup, args.repeats, device)
 
-    t_ours, t_mmdet = measure(forward_step(ours, x)), measure(forward_step(mmdet_swin, x))
-    t_scalenet_inf, t_untied_inf = measure(forward_step(scalenet, x)), measure(forward_step(untied, x))
+    t_ours, t_mmdet = (measure(forward_step(ours, x), forward_step(mmdet_swin, x)) if mmdet_swin is not None
+                       else (float('nan'), float('nan')))
+    t_scalenet_inf, t_untied_inf = measure(forward_step(scalenet, x), forward_step(untied, x))
     scalenet.train()
     untied.train()
     step_scalenet, step_untied = train_step(scalenet, x), train_step(untied, x)
-    t_scalenet_train, t_untied_train = measure(step_scalenet), measure(step_untied)
+    t_scalenet_train, t_untied_train = measure(step_scalenet, step_untied)
     mem_scalenet, mem_untied = peak_memory_mib(step_scalenet, device), peak_memory_mib(step_untied, device)
-    bytes_scalenet, bytes_swin_t = checkpoint_bytes(scalenet), checkpoint_bytes(mmdet_swin)
+    bytes_scalenet = checkpoint_bytes(scalenet)
+    bytes_swin_t = checkpoint_bytes(mmdet_swin) if mmdet_swin is not None else sum(
+        v.numel() * v.element_size() for v in swin_t_state.values())
 
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU, {torch.get_num_threads()} threads'
     print(f'device: {name}; input {args.batch}x3x{args.size[0]}x{args.size[1]}; median of {args.repeats} steps; '
