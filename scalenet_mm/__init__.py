@@ -10,7 +10,7 @@ from .version import __version__
 
 allow_mmengine_checkpoints()
 
-from . import models  # noqa: E402,F401  (registers the backbone in the scalenet_mm scope)
+from . import engine, models  # noqa: E402,F401  (register our modules in the scalenet_mm scope)
 from .models import ScaleNetSwinTransformer  # noqa: E402
 
 __all__ = ['ScaleNetSwinTransformer', '__version__']

@@ -4,9 +4,11 @@ Configs name our modules as ``type='scalenet_mm.ScaleNetSwinTransformer'``; mmde
 resolve the ``scalenet_mm.`` prefix through the root registry into these children, whatever their own
 ``default_scope`` is. ``locations`` lets a registry import the modules that register into it on first use.
 """
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
 SCOPE = 'scalenet_mm'
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['scalenet_mm.models'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['scalenet_mm.engine'])

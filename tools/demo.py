@@ -1,12 +1,15 @@
 #!/usr/bin/env python
-"""The main job, for now: check the environment and run ScaleNet-Swin-T-2x on a bundled real image.
+"""The main job: check the environment, show the backbone, and train ScaleNet UperNet on bundled ADE20K images.
 
-    python tools/demo.py
+    python tools/demo.py [--work-dir work_dirs/demo]
 
 Prints the installed stack, the parameter table of ScaleNet-Swin-T-2x (shared blocks counted once per
 position, once, and trainable under the seed recipe), the feature shapes for one image, and the LoRA export
 round trip into mmdet's own Swin (which loads the exported weights strictly and gives the same features).
+Then trains a small ScaleNet-Swin-2x UperNet from scratch on the 6 bundled ADE20K images for 200 iterations
+(about a minute on 2 CPU cores) and prints mmseg's mIoU on the training images before and after.
 """
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,11 @@ IMAGE = Path(__file__).resolve().parents[1] / 'demo' / 'data' / 'n01440764_tench
 MEAN, STD = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
 
 
-def main() -> None:
+SEG_DEMO_CONFIG = Path(__file__).resolve().parents[1] / 'configs' / 'demo' / 'upernet_scalenet-swin-mini-d2x_ade20k-mini.py'
+
+
+def backbone_demo() -> None:
+    """Environment line, parameter table, features of one image, export round trip."""
     import mmcv
     import mmdet
     import mmengine
@@ -53,6 +60,30 @@ def main() -> None:
         gap = max((a - b).abs().max().item() for a, b in zip(features, plain(x)))
     print(f'export to mmdet SwinTransformer(depths={model.scaled_depths}) loads strictly; max |difference| '
           f'of the features: {gap:.2e}')
+
+
+def segmentation_demo(work_dir: str) -> tuple[float, float]:
+    """Train the demo UperNet; returns mIoU on the training images before and after training."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(str(SEG_DEMO_CONFIG))
+    cfg.work_dir = work_dir
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    before = runner.message_hub.get_info('before_train/mIoU')
+    after = runner.val_loop.run()['mIoU']
+    return before, after
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--work-dir', default='work_dirs/demo', help='where the demo runs write logs and checkpoints')
+    args = parser.parse_args()
+    backbone_demo()
+    print(f'\nTraining {SEG_DEMO_CONFIG.name} (UperNet, ScaleNet-Swin-2x, 6 ADE20K images) ...', flush=True)
+    before, after = segmentation_demo(f'{args.work_dir}/upernet')
+    print(f'\nUperNet on the bundled ADE20K training images: mIoU {before:.2f} at iteration 0 -> {after:.2f} '
+          f'after training (mmseg IoUMetric; logs in {args.work_dir}/upernet)')
 
 
 if __name__ == '__main__':

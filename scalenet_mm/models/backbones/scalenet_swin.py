@@ -285,10 +285,10 @@ class ScaleNetSwinTransformer(BaseModule):
         """Random init (as mmdet's Swin) or a strict load of ``init_cfg``'s pretrained checkpoint."""
         if self.init_cfg is None:
             self.random_init()
-            return
-        from ...checkpoint.load import load_pretrained  # local: the loader imports the model's helpers
-        report = load_pretrained(self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'))
-        MMLogger.get_current_instance().info(report.summary())
+        else:
+            from ...checkpoint.load import load_pretrained  # local: the loader imports this module
+            report = load_pretrained(self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'))
+            MMLogger.get_current_instance().info(report.summary())
         self._is_init = True
 
     def random_init(self) -> None:

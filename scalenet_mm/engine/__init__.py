@@ -1,0 +1,3 @@
+from .evaluate_before_train_hook import EvaluateBeforeTrainHook
+
+__all__ = ['EvaluateBeforeTrainHook']
