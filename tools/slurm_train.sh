@@ -14,4 +14,4 @@ PY_ARGS=${@:5}
 PYTHONPATH="$(dirname "$0")/..":${PYTHONPATH:-} \
 srun -p "${PARTITION}" --job-name="${JOB_NAME}" --gres=gpu:"${GPUS_PER_NODE}" --ntasks="${GPUS}" \
     --ntasks-per-node="${GPUS_PER_NODE}" --cpus-per-task="${CPUS_PER_TASK}" --kill-on-bad-exit=1 ${SRUN_ARGS} \
-    python -u "$(dirname "$0")/train.py" "${CONFIG}" ${WORK_DIR:+--work-dir="${WORK_DIR}"} --launcher="slurm" ${PY_ARGS}
+    "${PYTHON:-python}" -u "$(dirname "$0")/train.py" "${CONFIG}" ${WORK_DIR:+--work-dir="${WORK_DIR}"} --launcher="slurm" ${PY_ARGS}

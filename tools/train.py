@@ -8,10 +8,15 @@ The arguments are mmdet's/mmseg's. ``scalenet_mm`` is imported first, so its reg
 safe-loading allow-list (``--resume``, ``load_from``) are in place whatever the config's scope.
 """
 import argparse
+import logging
 import os
 import os.path as osp
+from typing import Any
+
+import torch
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -67,8 +72,41 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def replace_sync_bn(node: Any) -> int:
+    """Turn every ``norm_cfg`` of type SyncBN inside a config node into BN; returns how many."""
+    count = 0
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += replace_sync_bn(value)
+    elif isinstance(node, (list, tuple)):
+        count += sum(replace_sync_bn(value) for value in node)
+    return count
+
+
+def adapt_to_cpu_processes(cfg: Config) -> None:
+    """Distributed training without CUDA: BN instead of SyncBN (torch's SyncBN needs a GPU), a gloo process group
+    opened here and DDP without ``device_ids`` (mmengine 0.10.7 assumes a GPU for both)."""
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    if cfg.launcher != 'pytorch':
+        raise ValueError(f'--launcher {cfg.launcher} without CUDA is not supported; use tools/dist_train.sh (pytorch)')
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend='gloo')
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+                                     find_unused_parameters=cfg.get('find_unused_parameters', False))
+    replaced = replace_sync_bn(cfg.model)
+    if replaced:
+        print_log(f'no CUDA device: {replaced} SyncBN layer config(s) trained as per-process BN, backend gloo',
+                  logger='current', level=logging.WARNING)
+
+
 def main() -> None:
     cfg = build_config(parse_args())
+    adapt_to_cpu_processes(cfg)
     check_data_paths(cfg, ('train_dataloader', 'val_dataloader') if cfg.get('val_cfg') else ('train_dataloader',))
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
