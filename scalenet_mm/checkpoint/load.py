@@ -5,7 +5,7 @@ stage before scaling: shared positions then run those blocks, and with ``unshare
 block is a copy of its source block. A *ScaleNet* checkpoint is loaded key for key, map included.
 Every weight of the backbone must come from the checkpoint except the adapters, per-position norms (copied
 from their source blocks), the layer maps, and, for classification checkpoints, the output norms of the
-non-final stages (which they do not have); anything missing, unexplained or of the wrong shape raises
+stages they did not output (classification checkpoints have only the last); anything missing, unexplained or of the wrong shape raises
 ``ValueError`` before the model is touched. Relative-position bias tables of another window size are
 resized (bicubic) and reported.
 """
@@ -120,10 +120,7 @@ def plan_load(model: ScaleNetSwinTransformer, fmt: str, converted: Mapping[str, 
     model_state = model.state_dict()
     target: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     missing, misshaped, used = [], [], set()
-    if fmt == 'scalenet':
-        def lookup(key: str) -> Optional[str]:
-            return key
-    else:
+    if fmt != 'scalenet':
         ckpt_depths = [1 + max([int(m.group(1)) for k in converted
                                 if (m := re.match(rf'stages\.{s}\.blocks\.(\d+)\.', k))] or [-1])
                        for s in range(len(model.stages))]
@@ -132,12 +129,12 @@ def plan_load(model: ScaleNetSwinTransformer, fmt: str, converted: Mapping[str, 
                              f'model source arch has {model.source_depths}: choose the arch that matches the '
                              'checkpoint (depth_scale then deepens it)')
 
-        def lookup(key: str) -> Optional[str]:
-            # output norms of stages other than the last exist only in detection/segmentation checkpoints;
-            # classification checkpoints leave them at their initialisation, as mmdet/mmseg do
-            if re.fullmatch(r'norm\d+\.(weight|bias)', key) and key not in converted:
-                return None
-            return source_key(model, key)
+    def lookup(key: str) -> Optional[str]:
+        # output norms of stages a checkpoint did not output (classification checkpoints: only the last) stay
+        # at their initialisation, as mmdet/mmseg do
+        if re.fullmatch(r'norm\d+\.(weight|bias)', key) and key not in converted:
+            return None
+        return key if fmt == 'scalenet' else source_key(model, key)
     for key, current in model_state.items():
         if key.split('.')[-1] in RECOMPUTED_BUFFERS:
             target[key] = current

@@ -1,3 +1,4 @@
 from .backbones import ScaleNetSwinTransformer
+from .classifiers import ImageClassifier
 
-__all__ = ['ScaleNetSwinTransformer']
+__all__ = ['ImageClassifier', 'ScaleNetSwinTransformer']

@@ -1,0 +1,95 @@
+"""An image classifier for the ImageNet stage: backbone, global average pooling, linear head.
+
+Training loss: with ``mixup`` set, timm's Mixup/CutMix mixes the batch and its one-hot (label-smoothed)
+targets and the loss is timm's ``SoftTargetCrossEntropy``; without it, cross entropy with
+``label_smoothing``. ``predict`` returns the data samples with ``pred_score`` (softmax) and ``pred_label``.
+Inputs: a list (or batch) of normalised ``(3, H, W)`` tensors from ``TimmClassificationTransform``.
+"""
+from typing import Optional, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
+
+from ...registry import MODELS
+
+MIXUP_KEYS = ('mixup_alpha', 'cutmix_alpha', 'cutmix_minmax', 'prob', 'switch_prob', 'mode')
+
+
+@MODELS.register_module()
+class ImageClassifier(BaseModel):
+    """``backbone -> last feature map -> mean over H, W -> Linear(num_classes)``.
+
+    Args:
+        backbone: config of the backbone (e.g. ``scalenet_mm.ScaleNetSwinTransformer`` with
+            ``out_indices=(3,)``); its last output ``(B, C, H, W)`` is pooled.
+        num_classes: number of classes.
+        in_channels: channels ``C`` of the pooled feature.
+        label_smoothing: smoothing of the targets (mixed or not).
+        mixup: None, or timm ``Mixup`` arguments among ``mixup_alpha``, ``cutmix_alpha``,
+            ``cutmix_minmax``, ``prob``, ``switch_prob``, ``mode``.
+        data_preprocessor: mmengine data preprocessor config (moves and casts; inputs are normalised).
+        init_cfg: mmengine init config of the whole classifier.
+    """
+
+    def __init__(self, backbone: dict, num_classes: int, in_channels: int, label_smoothing: float = 0.1,
+                 mixup: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if mixup is not None and set(mixup) - set(MIXUP_KEYS):
+            raise ValueError(f'mixup has unknown key(s) {sorted(set(mixup) - set(MIXUP_KEYS))}; allowed: {MIXUP_KEYS}')
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.head = nn.Linear(in_channels, num_classes)
+        self.num_classes = num_classes
+        self.label_smoothing = label_smoothing
+        self.mixup = None
+        if mixup is not None:
+            from timm.data import Mixup
+            self.mixup = Mixup(**mixup, label_smoothing=label_smoothing, num_classes=num_classes)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        nn.init.trunc_normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W) -> (B, C)``: pooled last backbone feature."""
+        return self.backbone(inputs)[-1].mean(dim=(2, 3))
+
+    def forward(self, inputs: Union[torch.Tensor, list[torch.Tensor]],
+                data_samples: Optional[list[BaseDataElement]] = None, mode: str = 'tensor'):
+        if isinstance(inputs, (list, tuple)):
+            inputs = torch.stack(list(inputs))
+        if mode == 'tensor':
+            return self.head(self.extract_feat(inputs))
+        if data_samples is None:
+            raise ValueError(f"mode='{mode}' needs data_samples with gt_label")
+        labels = torch.stack([s.gt_label for s in data_samples]).view(-1).to(inputs.device)
+        if mode == 'loss':
+            return self.loss(inputs, labels)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        raise ValueError(f"mode='{mode}' is not one of 'tensor', 'loss', 'predict'")
+
+    def loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Mixed (soft-target) or label-smoothed cross entropy."""
+        if self.mixup is not None:
+            if inputs.shape[0] % 2:
+                raise ValueError(f'timm Mixup needs an even batch size, got {inputs.shape[0]}')
+            inputs, soft_targets = self.mixup(inputs, labels)
+            logits = self.head(self.extract_feat(inputs))
+            from timm.loss import SoftTargetCrossEntropy
+            return dict(loss=SoftTargetCrossEntropy()(logits, soft_targets))
+        logits = self.head(self.extract_feat(inputs))
+        return dict(loss=F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing))
+
+    @torch.no_grad()
+    def predict(self, inputs: torch.Tensor, data_samples: list[BaseDataElement]) -> list[BaseDataElement]:
+        """Softmax scores and argmax labels written into the data samples."""
+        scores = self.head(self.extract_feat(inputs)).softmax(dim=1)
+        for sample, score in zip(data_samples, scores):
+            sample.pred_score = score
+            sample.pred_label = score.argmax()
+        return data_samples
