@@ -1,5 +1,6 @@
 """UperNet on ADE20K through mmseg: recipe, leaf configs, Runner, our tools and mmseg's own tools."""
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,21 @@ DEMO = REPO / 'configs' / 'demo' / 'upernet_scalenet-swin-mini-d2x_ade20k-mini.p
 LEAVES = sorted((REPO / 'configs' / 'scalenet').glob('upernet_*.py'))
 
 
+def without_label_checks(node):
+    """The config with our CheckSegLabels pipeline steps removed (the one deliberate recipe change)."""
+    if isinstance(node, dict):
+        return {k: without_label_checks(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        kept = [without_label_checks(v) for v in node
+                if not (isinstance(v, dict) and v.get('type') == 'scalenet_mm.CheckSegLabels')]
+        return type(node)(kept)
+    return node
+
+
 def test_recipe_equals_mmseg_swin_upernet_except_the_backbone():
     ours = Config.fromfile(str(REPO / 'configs/scalenet/upernet_swin-t_8xb2-160k_ade20k-512x512.py')).to_dict()
+    assert [t['type'] for t in ours['train_pipeline']][1:3] == ['LoadAnnotations', 'scalenet_mm.CheckSegLabels']
+    ours = without_label_checks(ours)
     theirs = Config.fromfile(str(MMSEG_CONFIGS / 'swin' /
                                  'swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py')).to_dict()
     for cfg in (ours, theirs):
@@ -168,3 +182,20 @@ def test_dist_train_two_processes_with_sync_bn_config(tmp_path):
     state = torch.load(tmp_path / 'iter_2.pth')
     assert state['meta']['iter'] == 2
     assert 'SyncBN layer config(s) trained as per-process BN' in result.stdout + result.stderr
+
+
+def test_label_map_with_values_outside_the_classes_names_the_file(tmp_path):
+    import numpy as np
+    from PIL import Image
+    root = tmp_path / 'ADEChallengeData2016'
+    shutil.copytree(REPO / 'demo/data/ade20k_mini/ADEChallengeData2016', root)
+    label_file = root / 'annotations/training/ADE_train_00016869.png'
+    labels = np.array(Image.open(label_file))
+    labels[:4, :4] = 200
+    Image.fromarray(labels).save(label_file)
+    cfg = Config.fromfile(str(DEMO))
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        from mmseg.registry import DATASETS
+        dataset = DATASETS.build(dict(cfg.val_dataloader.dataset, data_root=str(root)))
+        with pytest.raises(ValueError, match=r'ADE_train_00016869.png: label values \[199\] after reduce_zero_label'):
+            [dataset[i] for i in range(len(dataset))]

@@ -30,6 +30,7 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='scalenet_mm.CheckSegLabels', num_classes=150),
     dict(type='RandomResize', scale=(256, 160), ratio_range=(0.75, 1.25), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
@@ -39,6 +40,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(256, 160), keep_ratio=True),
     dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='scalenet_mm.CheckSegLabels', num_classes=150),
     dict(type='PackSegInputs')
 ]
 tta_pipeline = [
@@ -47,7 +49,7 @@ tta_pipeline = [
         [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (0.5, 0.75)],
         [dict(type='RandomFlip', prob=0., direction='horizontal'),
          dict(type='RandomFlip', prob=1., direction='horizontal')],
-        [dict(type='LoadAnnotations', reduce_zero_label=True)],
+        [dict(type='LoadAnnotations', reduce_zero_label=True), dict(type='scalenet_mm.CheckSegLabels', num_classes=150)],
         [dict(type='PackSegInputs')]])
 ]
 tta_model = dict(type='SegTTAModel')

@@ -1,5 +1,7 @@
-# ADE20K semantic segmentation, 512x512 crops: mmseg 1.2.2's configs/_base_/datasets/ade20k.py, unchanged.
+# ADE20K semantic segmentation, 512x512 crops: mmseg 1.2.2's configs/_base_/datasets/ade20k.py.
 # Override data_root (and the dataloaders' dataset.data_root) for your copy of ADEChallengeData2016.
+# Change: scalenet_mm.CheckSegLabels after each LoadAnnotations, so a label map with values outside
+# 0..150 and 255 fails with its file name instead of deep inside the loss.
 # dataset settings
 dataset_type = 'ADE20KDataset'
 data_root = 'data/ade/ADEChallengeData2016'
@@ -7,6 +9,7 @@ crop_size = (512, 512)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='scalenet_mm.CheckSegLabels', num_classes=150),
     dict(
         type='RandomResize',
         scale=(2048, 512),
@@ -23,6 +26,7 @@ test_pipeline = [
     # add loading annotation after ``Resize`` because ground truth
     # does not need to do resize data transform
     dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='scalenet_mm.CheckSegLabels', num_classes=150),
     dict(type='PackSegInputs')
 ]
 img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
