@@ -49,7 +49,8 @@ tta_pipeline = [
         [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (0.5, 0.75)],
         [dict(type='RandomFlip', prob=0., direction='horizontal'),
          dict(type='RandomFlip', prob=1., direction='horizontal')],
-        [dict(type='LoadAnnotations', reduce_zero_label=True), dict(type='scalenet_mm.CheckSegLabels', num_classes=150)],
+        [dict(type='LoadAnnotations', reduce_zero_label=True)],
+        [dict(type='scalenet_mm.CheckSegLabels', num_classes=150)],
         [dict(type='PackSegInputs')]])
 ]
 tta_model = dict(type='SegTTAModel')
