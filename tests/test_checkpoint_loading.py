@@ -201,3 +201,19 @@ def test_detect_format_names():
     assert detect_format({'layers.0.blocks.0.attn.qkv.weight': 0, 'layers.1.downsample.norm.weight': 0}) == 'timm'
     assert detect_format({'stages.0.blocks.0.attn.w_msa.qkv.weight': 0}) == 'mm'
     assert detect_format({'stages.0.blocks.0.attn.w_msa.qkv.weight': 0, 'stages.0.layer_map': 0}) == 'scalenet'
+
+
+def test_convert_tool_writes_mm_keys_that_mmdet_swin_loads(tmp_path, timm_model):
+    import subprocess
+    import sys
+    from pathlib import Path
+    paths = checkpoints(tmp_path, timm_model)
+    out = tmp_path / 'converted.pth'
+    result = subprocess.run([sys.executable, 'tools/convert_checkpoint.py', paths['official'], str(out)],
+                            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
+    assert 'official layout' in result.stdout and 'head.weight' in result.stdout
+    state = {k[len('backbone.'):]: v for k, v in torch.load(out)['state_dict'].items()}
+    reference = mmdet_swin.SwinTransformer(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4),
+                                           window_size=WINDOW, out_indices=(3,))
+    missing, unexpected = reference.load_state_dict(state, strict=False)
+    assert not unexpected and all('relative_position_index' in k for k in missing)

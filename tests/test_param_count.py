@@ -20,3 +20,16 @@ def test_counts_against_untied_model():
 def test_scale_one_has_no_multiplicity():
     counts = count_parameters(build(arch=SMALL_ARCH, adapter=None))
     assert counts['total'].total == counts['total'].unique == counts['total'].trainable
+
+
+def test_count_params_tool_prints_the_table_for_a_config():
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, 'tools/analysis/count_params.py',
+                             'configs/scalenet/mask-rcnn_scalenet-swin-t-d2x_fpn_1x_coco.py'],
+                            cwd=repo, capture_output=True, text=True, check=True)
+    assert 'source depths (2, 2, 6, 2) -> scaled depths (4, 4, 12, 4)' in result.stdout
+    total = next(line for line in result.stdout.splitlines() if line.startswith('total')).split()
+    assert float(total[1]) > 1.8 * float(total[2]) and float(total[3]) < 0.1 * float(total[2])

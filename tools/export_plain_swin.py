@@ -10,10 +10,11 @@ The output holds ``state_dict`` with ``backbone.``-prefixed keys, so stock mmdet
 import argparse
 
 import torch
+from mmengine.config import DictAction
 
 import scalenet_mm  # noqa: F401
 from scalenet_mm.checkpoint import export_plain_swin, load_pretrained
-from scalenet_mm.utils.backbone_config import DictAction, build_backbone, load_config
+from scalenet_mm.utils.backbone_config import build_backbone, load_config
 
 
 def main() -> None:

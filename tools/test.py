@@ -10,15 +10,15 @@ printed and saved as JSON in the work dir. ``--show-dir`` writes prediction over
 label maps for mmseg); ``--tta`` uses the config's ``tta_model`` and ``tta_pipeline``.
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
 from scalenet_mm.utils.config_checks import check_data_paths
+from scalenet_mm.utils.tool_config import add_common_arguments, load_tool_config, parse_tool_args
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,28 +31,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show-dir', help='directory to write prediction overlays to (a relative path is taken '
                         'under the work dir)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (tta_model, tta_pipeline)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value (nested keys with dots)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_common_arguments(parser)
+    return parse_tool_args(parser)
 
 
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command-line switches applied."""
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args)
     cfg.load_from = args.checkpoint
     scope = cfg.get('default_scope')
     if args.show_dir:

@@ -1,7 +1,7 @@
 """Build the backbone a config describes (for the checkpoint and analysis tools)."""
 from typing import Optional
 
-from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for the tools)
+from mmengine.config import Config
 
 from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
 from ..registry import MODELS

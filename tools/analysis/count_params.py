@@ -5,8 +5,10 @@
 """
 import argparse
 
+from mmengine.config import DictAction
+
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.backbone_config import DictAction, build_backbone, load_config
+from scalenet_mm.utils.backbone_config import build_backbone, load_config
 from scalenet_mm.utils.param_count import count_parameters, format_parameter_table
 
 
