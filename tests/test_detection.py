@@ -151,3 +151,11 @@ def test_missing_annotation_file_names_the_key():
     cfg.train_dataloader.dataset.ann_file = 'annotations/instances_train2017.json'
     with pytest.raises(FileNotFoundError, match=r'train_dataloader\.dataset\.ann_file=.*instances_train2017'):
         check_data_paths(cfg)
+
+
+def test_mmdet_own_test_tool_evaluates_our_checkpoint(trained_demo, tmp_path):
+    result = subprocess.run([sys.executable, str(MMDET_TOOLS / 'test.py'), str(DEMO), str(trained_demo / 'iter_200.pth'),
+                             '--work-dir', str(tmp_path)], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads(next(tmp_path.glob('*/*.json')).read_text())
+    assert metrics['coco/bbox_mAP'] >= 0.3
