@@ -54,3 +54,40 @@ def untied_copy(model: ScaleNetSwinTransformer, **kwargs) -> ScaleNetSwinTransfo
             state[key] = shared_state[key].clone()
     untied.load_state_dict(state, strict=True)
     return untied
+
+
+def one_iteration_cfg(config, work_dir, **backbone):
+    """A demo config cut to one training iteration, one evaluation and a checkpoint, backbone overridden."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(config))
+    cfg.work_dir = str(work_dir)
+    cfg.train_cfg.max_iters = 1
+    cfg.train_cfg.val_interval = 1
+    cfg.param_scheduler = []
+    cfg.custom_hooks = []
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.model.backbone.update(backbone)
+    return cfg
+
+
+def train_with_our_tool(config, work_dir) -> None:
+    """``python tools/train.py CONFIG --work-dir WORK_DIR`` from the repository root; raises on failure."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    result = subprocess.run([sys.executable, 'tools/train.py', str(config), '--work-dir', str(work_dir)],
+                            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def run_two_iterations_with(train_tool, config, work_dir, *cfg_options: str) -> str:
+    """Run an OpenMMLab ``tools/train.py`` (mmdet's or mmseg's own) for two iterations; returns its output."""
+    import subprocess
+    import sys
+    result = subprocess.run(
+        [sys.executable, str(train_tool), str(config), '--work-dir', str(work_dir), '--cfg-options',
+         'train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2', *cfg_options],
+        cwd=work_dir, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (work_dir / 'iter_2.pth').is_file()
+    return result.stdout + result.stderr

@@ -11,6 +11,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
+from conftest import one_iteration_cfg, run_two_iterations_with, train_with_our_tool
+
 from scalenet_mm.utils.config_checks import check_data_paths
 
 mmdet = pytest.importorskip('mmdet')
@@ -81,17 +83,10 @@ def test_every_leaf_config_builds_and_computes_a_loss(config):
 
 
 def demo_cfg(work_dir: Path, **backbone) -> Config:
-    cfg = Config.fromfile(str(DEMO))
-    cfg.work_dir = str(work_dir)
-    cfg.train_cfg.max_iters = 1
-    cfg.train_cfg.val_interval = 1
-    cfg.param_scheduler = []
-    cfg.custom_hooks = []
-    cfg.default_hooks.checkpoint.interval = 1
+    cfg = one_iteration_cfg(DEMO, work_dir, **backbone)
     cfg.train_dataloader.dataset.indices = 2  # two images
     cfg.val_dataloader.dataset.indices = 2
     cfg.model.test_cfg.rcnn.score_thr = 0.0  # an untrained detector's scores are low: keep its boxes to score them
-    cfg.model.backbone.update(backbone)
     return cfg
 
 
@@ -110,8 +105,7 @@ def test_runner_trains_one_iteration_and_evaluates_coco_ap(tmp_path, backbone):
 def trained_demo(tmp_path_factory):
     """The README's detection demo: 200 iterations with our tools/train.py."""
     work_dir = tmp_path_factory.mktemp('det_demo')
-    subprocess.run([sys.executable, 'tools/train.py', str(DEMO), '--work-dir', str(work_dir)], cwd=REPO,
-                   check=True, capture_output=True)
+    train_with_our_tool(DEMO, work_dir)
     return work_dir
 
 
@@ -137,13 +131,8 @@ def test_our_test_tool_writes_metrics_overlays_and_predictions(trained_demo, tmp
 
 
 def test_mmdet_own_train_tool_runs_our_config(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(MMDET_TOOLS / 'train.py'), str(DEMO), '--work-dir', str(tmp_path),
-         '--cfg-options', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2',
-         'model.test_cfg.rcnn.score_thr=0.0'], cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / 'iter_2.pth').is_file()
-    assert 'bbox_mAP_copypaste' in result.stdout + result.stderr
+    output = run_two_iterations_with(MMDET_TOOLS / 'train.py', DEMO, tmp_path, 'model.test_cfg.rcnn.score_thr=0.0')
+    assert 'bbox_mAP_copypaste' in output
 
 
 def test_missing_annotation_file_names_the_key():

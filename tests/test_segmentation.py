@@ -12,6 +12,8 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
+from conftest import one_iteration_cfg, run_two_iterations_with, train_with_our_tool
+
 import scalenet_mm
 from scalenet_mm.utils.config_checks import check_data_paths
 
@@ -92,21 +94,9 @@ def test_every_leaf_config_builds_and_computes_a_loss(config):
         assert backbone.trainable == 'adapters_norms' and backbone.adapter_cfg is not None
 
 
-def demo_cfg(work_dir: Path, **backbone) -> Config:
-    cfg = Config.fromfile(str(DEMO))
-    cfg.work_dir = str(work_dir)
-    cfg.train_cfg.max_iters = 1
-    cfg.train_cfg.val_interval = 1
-    cfg.param_scheduler = []
-    cfg.custom_hooks = []
-    cfg.default_hooks.checkpoint.interval = 1
-    cfg.model.backbone.update(backbone)
-    return cfg
-
-
 @pytest.mark.parametrize('backbone', [dict(), dict(unshare=True, adapter=None)], ids=['scalenet-2x', 'untied-2x'])
 def test_runner_trains_one_iteration_and_evaluates_miou(tmp_path, backbone):
-    runner = Runner.from_cfg(demo_cfg(tmp_path, **backbone))
+    runner = Runner.from_cfg(one_iteration_cfg(DEMO, tmp_path, **backbone))
     runner.train()
     metrics = runner.test()
     assert set(metrics) >= {'aAcc', 'mIoU', 'mAcc'}
@@ -120,8 +110,7 @@ def test_runner_trains_one_iteration_and_evaluates_miou(tmp_path, backbone):
 def trained_demo(tmp_path_factory):
     """The README's demo run: 200 iterations with our tools/train.py, its log and checkpoint."""
     work_dir = tmp_path_factory.mktemp('seg_demo')
-    subprocess.run([sys.executable, 'tools/train.py', str(DEMO), '--work-dir', str(work_dir)], cwd=REPO,
-                   check=True, capture_output=True)
+    train_with_our_tool(DEMO, work_dir)
     return work_dir
 
 
@@ -148,13 +137,7 @@ def test_our_test_tool_with_tta_show_dir_and_out(trained_demo, tmp_path):
 
 
 def test_mmseg_own_train_tool_runs_our_config(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(MMSEG_TOOLS / 'train.py'), str(DEMO), '--work-dir', str(tmp_path),
-         '--cfg-options', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2',
-         'custom_hooks=[]'], cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / 'iter_2.pth').is_file()
-    assert 'mIoU' in result.stdout + result.stderr
+    assert 'mIoU' in run_two_iterations_with(MMSEG_TOOLS / 'train.py', DEMO, tmp_path, 'custom_hooks=[]')
 
 
 def test_missing_data_root_names_the_key(tmp_path):
