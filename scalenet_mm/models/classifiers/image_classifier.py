@@ -45,9 +45,11 @@ class ImageClassifier(BaseModel):
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing
         self.mixup = None
-        if mixup is not None:
+        if mixup is not None:  # timm is imported only here: the backbone alone needs torch and mmengine
             from timm.data import Mixup
+            from timm.loss import SoftTargetCrossEntropy
             self.mixup = Mixup(**mixup, label_smoothing=label_smoothing, num_classes=num_classes)
+            self.soft_target_loss = SoftTargetCrossEntropy()
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -80,8 +82,7 @@ class ImageClassifier(BaseModel):
                 raise ValueError(f'timm Mixup needs an even batch size, got {inputs.shape[0]}')
             inputs, soft_targets = self.mixup(inputs, labels)
             logits = self.head(self.extract_feat(inputs))
-            from timm.loss import SoftTargetCrossEntropy
-            return dict(loss=SoftTargetCrossEntropy()(logits, soft_targets))
+            return dict(loss=self.soft_target_loss(logits, soft_targets))
         logits = self.head(self.extract_feat(inputs))
         return dict(loss=F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing))
 
