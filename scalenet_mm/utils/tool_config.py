@@ -5,6 +5,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
+from .backbone_config import load_config
+
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """``--cfg-options``, ``--launcher`` and ``--local-rank``, as mmdet's and mmseg's tools have them."""
@@ -24,10 +26,8 @@ def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
 
 def load_tool_config(args: argparse.Namespace) -> Config:
     """``args.config`` with ``--cfg-options``, the launcher and the work dir (CLI > config > ./work_dirs/<name>)."""
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
