@@ -8,7 +8,9 @@ Layouts (after any ``backbone.`` / ``module.`` prefix is removed):
   ``head.fc``);
 - ``mm``: mmdet / mmseg / mmpretrain ``SwinTransformer`` (``stages.{i}.blocks.{b}.attn.w_msa.qkv``,
   ``ffn.layers.0.0``, ``patch_embed.projection``, ``norm{i}``);
-- ``scalenet``: this package's checkpoints (mm keys plus ``stages.{i}.layer_map`` and adapters).
+- ``scalenet``: this package's checkpoints (mm keys plus ``stages.{i}.layer_map`` and adapters). One with
+  identity maps and no adapters or per-position norms (``depth_scale=1``, or ``unshare=True`` without
+  adapters) *is* a plain Swin: it converts to ``mm`` (maps dropped), so a deeper model can grow from it.
 
 Conversion to mm keys renames ``layers -> stages``, ``attn. -> attn.w_msa.``, ``mlp.fc1 -> ffn.layers.0.0``,
 ``mlp.fc2 -> ffn.layers.1``, ``patch_embed.proj -> patch_embed.projection``, reorders the PatchMerging
@@ -109,10 +111,21 @@ def to_mm_backbone(state_dict: StateDict) -> tuple[str, 'OrderedDict[str, torch.
     elif fmt == 'official':
         converted, skipped = official_to_mm(state_dict)
     else:
+        plain = fmt == 'scalenet' and is_plain_swin(state_dict)
+        fmt = 'mm' if plain else fmt
         converted, skipped = OrderedDict(), {}
         for key, value in state_dict.items():
             if key.startswith('head.'):
                 skipped[key] = 'classification head (not part of a backbone)'
+            elif plain and key.endswith('.layer_map'):
+                skipped[key] = 'identity layer map of a plain Swin saved by ScaleNetSwinTransformer'
             else:
                 converted[key] = value
     return fmt, converted, skipped
+
+
+def is_plain_swin(state_dict: StateDict) -> bool:
+    """A ScaleNet state dict with identity layer maps and no adapters or per-position norms."""
+    maps = [v for k, v in state_dict.items() if re.fullmatch(r'stages\.\d+\.layer_map', k)]
+    per_position = any(re.match(r'stages\.\d+\.(adapters|position_norms)\.', k) for k in state_dict)
+    return not per_position and all(torch.equal(m, torch.arange(len(m), dtype=m.dtype)) for m in maps)

@@ -21,6 +21,7 @@ class TimmClassificationTransform:
     Args:
         training: the training transform (augmentation) or the evaluation one.
         input_size: output side in pixels.
+        scale: area range of the training random resized crop (timm's ``(0.08, 1.0)``).
         auto_augment: timm RandAugment spec (training only).
         re_prob: random-erasing probability (training only).
         crop_pct: evaluation centre-crop fraction (``224 / 256``).
@@ -28,13 +29,14 @@ class TimmClassificationTransform:
         mean, std: normalisation, in [0, 1] units (ImageNet's by default).
     """
 
-    def __init__(self, training: bool, input_size: int = 224, auto_augment: Optional[str] = 'rand-m9-mstd0.5',
+    def __init__(self, training: bool, input_size: int = 224, scale: tuple[float, float] = (0.08, 1.0),
+                 auto_augment: Optional[str] = 'rand-m9-mstd0.5',
                  re_prob: float = 0.25, crop_pct: float = 224 / 256, interpolation: str = 'bicubic',
                  mean: tuple[float, ...] = (0.485, 0.456, 0.406), std: tuple[float, ...] = (0.229, 0.224, 0.225)
                  ) -> None:
         from timm.data import create_transform
         self.transform = create_transform(
-            input_size, is_training=training, auto_augment=auto_augment if training else None,
+            input_size, is_training=training, scale=tuple(scale), auto_augment=auto_augment if training else None,
             re_prob=re_prob if training else 0.0, re_mode='pixel', crop_pct=crop_pct, interpolation=interpolation,
             mean=mean, std=std)
 

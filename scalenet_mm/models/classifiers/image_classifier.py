@@ -30,19 +30,25 @@ class ImageClassifier(BaseModel):
         label_smoothing: smoothing of the targets (mixed or not).
         mixup: None, or timm ``Mixup`` arguments among ``mixup_alpha``, ``cutmix_alpha``,
             ``cutmix_minmax``, ``prob``, ``switch_prob``, ``mode``.
+        head_init: None, or ``dict(checkpoint=..., prefix='head.')``: start the linear head from a trained
+            classifier's ``{prefix}weight`` / ``{prefix}bias`` (loaded strictly, shapes checked), e.g. when a
+            deeper ScaleNet model continues from a trained source classifier on the same classes.
         data_preprocessor: mmengine data preprocessor config (moves and casts; inputs are normalised).
         init_cfg: mmengine init config of the whole classifier.
     """
 
     def __init__(self, backbone: dict, num_classes: int, in_channels: int, label_smoothing: float = 0.1,
-                 mixup: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 mixup: Optional[dict] = None, head_init: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+        if head_init is not None and (set(head_init) - {'checkpoint', 'prefix'} or 'checkpoint' not in head_init):
+            raise ValueError(f"head_init={head_init!r} must be dict(checkpoint=<path>, prefix='head.')")
         if mixup is not None and set(mixup) - set(MIXUP_KEYS):
             raise ValueError(f'mixup has unknown key(s) {sorted(set(mixup) - set(MIXUP_KEYS))}; allowed: {MIXUP_KEYS}')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.head = nn.Linear(in_channels, num_classes)
         self.num_classes = num_classes
+        self.head_init = head_init
         self.label_smoothing = label_smoothing
         self.mixup = None
         if mixup is not None:  # timm is imported only here: the backbone alone needs torch and mmengine
@@ -53,8 +59,28 @@ class ImageClassifier(BaseModel):
 
     def init_weights(self) -> None:
         super().init_weights()
-        nn.init.trunc_normal_(self.head.weight, std=0.02)
-        nn.init.zeros_(self.head.bias)
+        if self.head_init is None:
+            nn.init.trunc_normal_(self.head.weight, std=0.02)
+            nn.init.zeros_(self.head.bias)
+        else:
+            self.load_head(self.head_init['checkpoint'], self.head_init.get('prefix', 'head.'))
+
+    def load_head(self, checkpoint: str, prefix: str) -> None:
+        """Copy ``{prefix}weight`` ``(num_classes, C)`` and ``{prefix}bias`` from a checkpoint, strictly."""
+        from ...checkpoint.load import extract_state_dict, read_checkpoint
+        state = extract_state_dict(read_checkpoint(checkpoint))
+        for name, param in self.head.named_parameters():
+            key = prefix + name
+            if key not in state:
+                raise KeyError(f'head_init: checkpoint {checkpoint!r} has no {key!r}; keys under that prefix: '
+                               f'{[k for k in state if k.startswith(prefix)][:5]}')
+            if state[key].shape != param.shape:
+                raise ValueError(f'head_init: {key!r} in {checkpoint!r} has shape {tuple(state[key].shape)}, the '
+                                 f'head needs {tuple(param.shape)} (num_classes={self.num_classes}, '
+                                 f'in_channels={param.shape[-1]})')
+        with torch.no_grad():
+            for name, param in self.head.named_parameters():
+                param.copy_(state[prefix + name])
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W) -> (B, C)``: pooled last backbone feature."""

@@ -1,0 +1,50 @@
+# Source model of the CPU fidelity experiment (tools/analysis/fidelity_experiment.py): a plain mini Swin
+# (patch 4, window 4, 4 stages of depth 2, width 32) trained from scratch on the 2000-image CIFAR-10 subset
+# (../shared/data/cifar10_subset: train/ 10x200, test/ 10x100) at 32x32. Light augmentation (random resized
+# crop 0.35-1, flip), no Mixup: the schedules are short. The experiment derives every variant (ScaleNet-2x,
+# stack, shared without adapters, 2x from scratch) from this config by overriding model.backbone.
+_base_ = ['../_base_/runtimes/cls_runtime.py']
+data_root = 'data/cifar10_subset'
+val_split = 'test'
+max_epochs = 24
+warmup_epochs = 1
+
+model = dict(
+    type='scalenet_mm.ImageClassifier',
+    backbone=dict(type='scalenet_mm.ScaleNetSwinTransformer',
+                  arch=dict(embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8)), patch_size=4,
+                  window_size=4, depth_scale=1, adapter=None, drop_path_rate=0.1, out_indices=(3, )),
+    num_classes=10,
+    in_channels=256,
+    label_smoothing=0.1)
+augment = dict(type='scalenet_mm.TimmClassificationTransform', input_size=32, crop_pct=1.0,
+               mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616))
+train_dataloader = dict(
+    batch_size=64, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='scalenet_mm.ImageNetDataset', data_root=data_root, split='train',
+                 pipeline=[dict(augment, training=True, scale=(0.35, 1.0), auto_augment=None, re_prob=0.0)]))
+val_dataloader = dict(
+    batch_size=200, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='scalenet_mm.ImageNetDataset', data_root=data_root, split=val_split, test_mode=True,
+                 pipeline=[dict(augment, training=False)]))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='scalenet_mm.TopKAccuracy', topk=(1, ))
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
+                       custom_keys={'.relative_position_bias_table': dict(decay_mult=0.0)}),
+    clip_grad=dict(max_norm=5.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=True, end=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=warmup_epochs)
+]
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(logger=dict(type='LoggerHook', interval=10),
+                     checkpoint=dict(type='CheckpointHook', interval=max_epochs, save_best=None))
+env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))

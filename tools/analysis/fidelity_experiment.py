@@ -1,0 +1,224 @@
+#!/usr/bin/env python
+"""The ScaleNet fidelity experiment in miniature: does a 2x model grown from a trained source by weight
+sharing + adapters learn more per unit of training than the alternatives?
+
+    python tools/analysis/fidelity_experiment.py configs/fidelity/swin-mini_cifar10-subset.py \
+        --data ../shared/data/cifar10_subset --val-split test --work-dir work_dirs/fidelity
+
+1. Trains the source model of CONFIG (a plain Swin) for E epochs (the "pretrained" model), once.
+2. From it, at each fraction of E (default 1 and 1/3), for each seed: ``source`` (the source trained on),
+   ``scalenet`` (2x, shared blocks frozen, adapters + norms trained, higher drop-path: the seed recipe),
+   ``scalenet_all`` (2x shared, adapters, everything trained), ``shared_noadapter`` (2x shared, no
+   adapters), ``stack`` (2x untied copies of the source blocks); and ``scratch`` (2x untied, random init)
+   for E epochs only. Backbones load the source strictly through ``init_cfg``, heads through ``head_init``.
+3. Writes ``results.jsonl`` (one line per run; runs already there are skipped, so an interrupted experiment
+   continues), ``results.md`` (mean and spread over seeds of top-1, unique / trainable parameters, FLOPs,
+   wall time) and ``accuracy_vs_time.png``.
+"""
+import argparse
+import copy
+import json
+import os.path as osp
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+import scalenet_mm  # noqa: F401
+from scalenet_mm.utils.backbone_config import load_config
+from scalenet_mm.utils.flops import count_flops
+from scalenet_mm.utils.param_count import count_parameters
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One arm of the experiment: backbone overrides of the source config and where it starts from."""
+    description: str
+    backbone: dict[str, Any] = field(default_factory=dict)
+    from_source: bool = True
+    full_schedule_only: bool = False
+
+
+def variants(adapter_dim: int, scalenet_drop_path: float) -> dict[str, Variant]:
+    """The arms, in table order."""
+    adapter = dict(type='parallel', targets=('fc1', 'fc2'), dim=adapter_dim)
+    return {
+        'source': Variant('source model trained on (1x depth)'),
+        'scalenet': Variant('ScaleNet-2x: shared + adapters, shared weights frozen (seed recipe)',
+                            dict(depth_scale=2, adapter=adapter, trainable='adapters_norms',
+                                 drop_path_rate=scalenet_drop_path)),
+        'scalenet_all': Variant('ScaleNet-2x, all weights trained', dict(depth_scale=2, adapter=adapter)),
+        'shared_noadapter': Variant('2x shared, no adapters, all trained', dict(depth_scale=2)),
+        'stack': Variant('2x stack: untied copies of the source blocks', dict(depth_scale=2, unshare=True)),
+        'scratch': Variant('2x untied from scratch', dict(depth_scale=2, unshare=True), from_source=False,
+                           full_schedule_only=True),
+    }
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config', help='classification config of the source model (plain Swin, depth_scale=1)')
+    parser.add_argument('--data', required=True, help='dataset root with train/<class>/ and <val-split>/<class>/')
+    parser.add_argument('--val-split', default='val', help='evaluation folder under --data (test/ for CIFAR)')
+    parser.add_argument('--work-dir', required=True)
+    parser.add_argument('--epochs', type=int, help='E: epochs of the source and of the full schedule '
+                                                   '(default: the config max_epochs)')
+    parser.add_argument('--fractions', type=float, nargs='+', default=[1.0, 1 / 3],
+                        help='schedules of the grown models as fractions of E')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--variants', nargs='+', help='subset of the arms (default: all)')
+    parser.add_argument('--adapter-dim', type=int, default=8)
+    parser.add_argument('--scalenet-drop-path', type=float, default=0.2,
+                        help='drop-path of the frozen ScaleNet arm (the seed recipe uses a high one)')
+    parser.add_argument('--train-samples', type=int, help='use only the first N training images (tests)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    args = parser.parse_args()
+    known = variants(args.adapter_dim, args.scalenet_drop_path)
+    unknown = sorted(set(args.variants or ()) - set(known))
+    if unknown:
+        parser.error(f'unknown variant(s) {unknown}; choose among {list(known)}')
+    if not osp.isdir(osp.join(args.data, 'train')) or not osp.isdir(osp.join(args.data, args.val_split)):
+        parser.error(f'--data {args.data!r} must hold train/ and {args.val_split}/ class folders')
+    if any(not 0 < f <= 1 for f in args.fractions):
+        parser.error(f'--fractions {args.fractions} must lie in (0, 1]')
+    return args
+
+
+def epochs_of(total: int, fraction: float) -> int:
+    """Epochs of a schedule: at least 2 (one warm-up epoch, one cosine epoch)."""
+    return max(2, round(total * fraction))
+
+
+def run_config(base: Config, args: argparse.Namespace, name: str, epochs: int, seed: int,
+               backbone: dict[str, Any], source_ckpt: Optional[str]) -> Config:
+    """The config of one run: data paths, schedule length, seed, backbone overrides, initialisation."""
+    cfg = copy.deepcopy(base)
+    for loader, split in (('train_dataloader', 'train'), ('val_dataloader', args.val_split),
+                          ('test_dataloader', args.val_split)):
+        cfg[loader].dataset.data_root = args.data
+        cfg[loader].dataset.split = split
+    if args.train_samples:
+        cfg.train_dataloader.dataset.indices = args.train_samples
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = epochs
+    cfg.default_hooks.checkpoint.interval = epochs
+    cfg.default_hooks.checkpoint.save_best = None
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.model.backbone.update(backbone)
+    if source_ckpt is not None:
+        cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=source_ckpt, prefix='backbone.')
+        cfg.model.head_init = dict(checkpoint=source_ckpt, prefix='head.')
+    cfg.work_dir = osp.join(args.work_dir, name)
+    cfg.experiment_name = name  # unique: several Runners live in this process
+    return cfg
+
+
+def train_and_measure(cfg: Config) -> dict[str, Any]:
+    """Train, evaluate at the end; top-1, parameter counts, FLOPs per image and training wall time."""
+    runner = Runner.from_cfg(cfg)
+    start = time.perf_counter()
+    model = runner.train()
+    seconds = time.perf_counter() - start
+    top1 = runner.message_hub.get_scalar('val/accuracy/top1').current()
+    counts = count_parameters(model)['total']
+    size = cfg.val_dataloader.dataset.pipeline[0].input_size
+    flops = count_flops(model, (3, size, size)).total()
+    return dict(top1=float(top1), unique_params=counts.unique, trainable_params=counts.trainable,
+                total_params=counts.total, flops=flops, train_seconds=seconds,
+                checkpoint=osp.join(cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth'))
+
+
+def load_results(path: str) -> dict[str, dict]:
+    """Runs already recorded, by run name."""
+    if not osp.exists(path):
+        return {}
+    with open(path) as f:
+        return {row['name']: row for row in map(json.loads, f)}
+
+
+def summarise(rows: list[dict], arms: dict[str, Variant]) -> tuple[str, list[dict]]:
+    """Markdown table of mean +- standard deviation over seeds, one line per (variant, epochs)."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for row in rows:
+        if row['variant'] in arms:
+            groups.setdefault((row['variant'], row['epochs']), []).append(row)
+    order = list(arms)
+    lines = ['| variant | epochs | seeds | top-1 % (mean ± sd) | unique params (M) | trainable (M) | '
+             'GFLOPs/img | train time s (mean) |', '|---|---|---|---|---|---|---|---|']
+    summary = []
+    for (variant, epochs), runs in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]), -kv[0][1])):
+        accs = [r['top1'] for r in runs]
+        mean, sd = statistics.mean(accs), statistics.stdev(accs) if len(accs) > 1 else 0.0
+        secs = statistics.mean(r['train_seconds'] for r in runs)
+        first = runs[0]
+        summary.append(dict(variant=variant, epochs=epochs, mean=mean, sd=sd, seconds=secs))
+        lines.append(f'| {variant} | {epochs} | {len(runs)} | {mean:.2f} ± {sd:.2f} | '
+                     f'{first["unique_params"] / 1e6:.3f} | {first["trainable_params"] / 1e6:.3f} | '
+                     f'{first["flops"] / 1e9:.4f} | {secs:.0f} |')
+    return '\n'.join(lines), summary
+
+
+def plot(summary: list[dict], source_seconds: float, path: str) -> None:
+    """Top-1 against training wall time, one line per variant through its schedules."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for variant in dict.fromkeys(s['variant'] for s in summary):
+        points = sorted((s['seconds'], s['mean'], s['sd']) for s in summary if s['variant'] == variant)
+        xs, ys, sds = zip(*points)
+        ax.errorbar(xs, ys, yerr=sds, marker='o', capsize=3, label=variant)
+    ax.set_xlabel(f'training wall time (s), excluding the source pre-training ({source_seconds:.0f} s)')
+    ax.set_ylabel('top-1 accuracy (%)')
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    args = parse_args()
+    base = load_config(args.config, args.cfg_options)
+    total_epochs = args.epochs or base.train_cfg.max_epochs
+    arms = variants(args.adapter_dim, args.scalenet_drop_path)
+    if args.variants:
+        arms = {k: v for k, v in arms.items() if k in args.variants}
+    results_path = osp.join(args.work_dir, 'results.jsonl')
+    done = load_results(results_path)
+
+    def record(name: str, variant: str, epochs: int, seed: int, cfg: Config) -> dict:
+        if name not in done:
+            row = dict(name=name, variant=variant, epochs=epochs, seed=seed, **train_and_measure(cfg))
+            with open(results_path, 'a') as f:
+                f.write(json.dumps(row) + '\n')
+            done[name] = row
+        return done[name]
+
+    source_seed = args.seeds[0]
+    source = record('source_pretrain', 'source_pretrain', total_epochs, source_seed,
+                    run_config(base, args, 'source_pretrain', total_epochs, source_seed, {}, None))
+    for seed in args.seeds:
+        for fraction in args.fractions:
+            epochs = epochs_of(total_epochs, fraction)
+            for variant, arm in arms.items():
+                if arm.full_schedule_only and fraction != 1.0:
+                    continue
+                name = f'{variant}_e{epochs}_seed{seed}'
+                cfg = run_config(base, args, name, epochs, seed, arm.backbone,
+                                 source['checkpoint'] if arm.from_source else None)
+                record(name, variant, epochs, seed, cfg)
+    table, summary = summarise(list(done.values()), arms)
+    header = (f'Source: {args.config}, {total_epochs} epochs, top-1 {source["top1"]:.2f} %, '
+              f'{source["train_seconds"]:.0f} s of training (seed {source_seed}).\n\n')
+    with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
+        f.write(header + table + '\n')
+    plot(summary, source['train_seconds'], osp.join(args.work_dir, 'accuracy_vs_time.png'))
+    print(header + table)
+
+
+if __name__ == '__main__':
+    main()
