@@ -156,3 +156,18 @@ def test_classifier_checkpoint_feeds_detection_and_segmentation(trained_classifi
 def test_classification_demo_config_runs_under_our_scope():
     cfg = Config.fromfile(str(DEMO))
     assert cfg.default_scope == 'scalenet_mm' and os.path.isdir(cfg.train_dataloader.dataset.data_root)
+
+
+def test_head_init_copies_the_trained_head_and_checks_its_shape(trained_classifier):
+    runner, checkpoint = trained_classifier
+    cfg = Config.fromfile(str(DEMO))
+    with DefaultScope.overwrite_default_scope('scalenet_mm'):
+        model = MODELS.build(dict(cfg.model, head_init=dict(checkpoint=str(checkpoint), prefix='head.')))
+        model.init_weights()
+        assert torch.equal(model.head.weight, runner.model.head.weight)
+        assert torch.equal(model.head.bias, runner.model.head.bias)
+        wrong = MODELS.build(dict(cfg.model, num_classes=7, head_init=dict(checkpoint=str(checkpoint))))
+        with pytest.raises(ValueError, match=r"'head.weight' .* has shape \(5, 384\), the head needs \(7, 384\)"):
+            wrong.init_weights()
+        with pytest.raises(ValueError, match='must be dict'):
+            MODELS.build(dict(cfg.model, head_init=dict(path=str(checkpoint))))

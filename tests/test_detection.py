@@ -36,6 +36,7 @@ def test_recipe_equals_mmdet_swin_mask_rcnn_except_the_backbone(schedule):
         cfg['model'].pop('backbone')
     assert ours.pop('custom_imports') == dict(imports=['scalenet_mm'], allow_failed_imports=False)
     assert ours.pop('pretrained') == theirs.pop('pretrained')
+    assert ours.pop('custom_hooks') == [dict(type='scalenet_mm.RNGStateHook')]
     assert ours == theirs
 
 

@@ -72,3 +72,22 @@ def test_export_tool_writes_a_checkpoint_mmdet_init_cfg_accepts(tmp_path):
     with torch.no_grad():
         for a, b in zip(model.eval()(x), reference(x)):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_export_round_trip_leaves_the_model_tied_and_reloads_as_a_stack(tmp_path):
+    from scalenet_mm.checkpoint import load_pretrained
+    model = perturb_(build(depth_scale=2, adapter=None)).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    params_before = [id(p) for p in model.parameters()]
+    path = tmp_path / 'plain.pth'
+    torch.save(export_plain_swin(model), path)
+    # the ScaleNet model is unchanged and still shared: same parameter objects, same values
+    assert [id(p) for p in model.parameters()] == params_before
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    # the plain deeper Swin loads back (strictly) as an untied ScaleNet model of the same depth
+    stack = build(depth_scale=1, arch=dict(SMALL_ARCH, depths=model.scaled_depths), adapter=None).eval()
+    load_pretrained(stack, str(path))
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(model(x), stack(x)):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -12,6 +12,7 @@ import argparse
 import torch
 
 import scalenet_mm  # noqa: F401
+from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
 from scalenet_mm.checkpoint.convert import to_mm_backbone
 from scalenet_mm.checkpoint.load import extract_state_dict, read_checkpoint, select_backbone
 
@@ -22,7 +23,9 @@ def main() -> None:
     parser.add_argument('dst', help='output .pth')
     parser.add_argument('--prefix', default=None, help="key prefix of the backbone in SRC (default: 'backbone.' "
                         'when present)')
+    add_trust_argument(parser)
     args = parser.parse_args()
+    apply_trust_argument(args)
     source, state = select_backbone(extract_state_dict(read_checkpoint(args.src)), args.prefix)
     fmt, converted, skipped = to_mm_backbone(state)
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in converted.items()},

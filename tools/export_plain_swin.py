@@ -13,6 +13,7 @@ import torch
 from mmengine.config import DictAction
 
 import scalenet_mm  # noqa: F401
+from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
 from scalenet_mm.checkpoint import export_plain_swin, load_pretrained
 from scalenet_mm.utils.backbone_config import build_backbone, load_config
 
@@ -25,7 +26,9 @@ def main() -> None:
     parser.add_argument('--prefix', default=None, help="key prefix of the backbone in CHECKPOINT (default: "
                         "'backbone.' when present)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    add_trust_argument(parser)
     args = parser.parse_args()
+    apply_trust_argument(args)
     backbone = build_backbone(load_config(args.config, args.cfg_options))
     print(load_pretrained(backbone, args.checkpoint, prefix=args.prefix).summary())
     state = export_plain_swin(backbone)

@@ -17,7 +17,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.config_checks import check_data_paths
+from scalenet_mm.utils.config_checks import check_before_run
 from scalenet_mm.utils.tool_config import add_common_arguments, load_tool_config, parse_tool_args
 
 
@@ -73,7 +73,7 @@ def build_config(args: argparse.Namespace) -> Config:
 
 def main() -> None:
     cfg = build_config(parse_args())
-    check_data_paths(cfg, ('test_dataloader',))
+    check_before_run(cfg, ('test_dataloader',), pretrained_backbone=False)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.test()
 

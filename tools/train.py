@@ -20,7 +20,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.config_checks import check_data_paths
+from scalenet_mm.utils.config_checks import check_before_run
 from scalenet_mm.utils.tool_config import add_common_arguments, load_tool_config, parse_tool_args
 
 
@@ -94,7 +94,7 @@ def adapt_to_cpu_processes(cfg: Config) -> None:
 def main() -> None:
     cfg = build_config(parse_args())
     adapt_to_cpu_processes(cfg)
-    check_data_paths(cfg, ('train_dataloader', 'val_dataloader') if cfg.get('val_cfg') else ('train_dataloader',))
+    check_before_run(cfg, ('train_dataloader', 'val_dataloader') if cfg.get('val_cfg') else ('train_dataloader',))
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
 

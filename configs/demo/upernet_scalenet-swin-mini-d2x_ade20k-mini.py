@@ -84,7 +84,7 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=num_iters),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
-custom_hooks = [dict(type='scalenet_mm.EvaluateBeforeTrainHook')]
+custom_hooks = [dict(type='scalenet_mm.RNGStateHook'), dict(type='scalenet_mm.EvaluateBeforeTrainHook')]
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0, deterministic=False)

@@ -9,6 +9,7 @@ stages they did not output (classification checkpoints have only the last); anyt
 ``ValueError`` before the model is touched. Relative-position bias tables of another window size are
 resized (bicubic) and reported.
 """
+import pickle
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -59,6 +60,13 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise FileNotFoundError(f'checkpoint {path!r} does not exist (set init_cfg.checkpoint to an existing '
                                 'file)') from exc
+    except pickle.UnpicklingError as exc:
+        if 'Weights only load failed' not in str(exc):
+            raise ValueError(f'checkpoint {path!r} cannot be unpickled ({exc}); is it truncated?') from exc
+        raise pickle.UnpicklingError(
+            f'checkpoint {path!r} was refused by safe loading: it holds Python objects outside the allow-list '
+            f'(torch said: {str(exc).splitlines()[-1] if str(exc) else exc}). If you trust the file, pass '
+            '--trust-checkpoints to our tools or export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1.') from exc
     except (RuntimeError, EOFError, OSError) as exc:
         raise ValueError(f'checkpoint {path!r} cannot be read ({type(exc).__name__}: {exc}); is it truncated or '
                          'not a torch checkpoint?') from exc

@@ -4,7 +4,6 @@ Counts follow mmengine/fvcore (and the Swin papers): one fused multiply-add is o
 handle for ``aten::scaled_dot_product_attention`` (our window attention), so one is registered here:
 ``q @ k^T`` plus ``attn @ v``. Element-wise ops (GELU, softmax, adds) are not counted, as in mmengine.
 """
-from collections import Counter
 from typing import Any
 
 import torch
@@ -67,11 +66,9 @@ def count_flops(model: nn.Module, input_shape: tuple[int, int, int]) -> FlopAnal
     return analyzer
 
 
-def flops_by_stage(analyzer: FlopAnalyzer, prefix: str = '') -> Counter:
-    """FLOPs of the direct children of ``prefix`` (``''``: the model's top-level modules)."""
+def flops_by_stage(analyzer: FlopAnalyzer, prefix: str = '') -> dict[str, int]:
+    """FLOPs of the direct children of module ``prefix`` (``''``: the model's top-level modules)."""
     depth = prefix.count('.') + 1 if prefix else 0
-    out: Counter = Counter()
-    for name, flops in analyzer.by_module().items():
-        if name and name.startswith(prefix) and name.count('.') == depth:
-            out[name] = flops
-    return out
+    start = f'{prefix}.' if prefix else ''
+    return {name: flops for name, flops in analyzer.by_module().items()
+            if name and name.startswith(start) and name.count('.') == depth}

@@ -11,8 +11,10 @@ scalars. :func:`allow_mmengine_checkpoints` allow-lists exactly these globals, k
 - ``getattr`` *restricted* to reading HistoryBuffer's registered statistics methods; any other use of
   ``getattr`` in a pickle raises :class:`pickle.UnpicklingError`.
 
-A checkpoint that needs any other global is still refused by torch with its usual message.
+A checkpoint that needs any other global is still refused by torch with its usual message. For files you
+trust, :func:`trust_all_checkpoints` (``--trust-checkpoints`` in our tools) is the explicit opt-out.
 """
+import os
 import pickle
 from typing import Any, Callable
 
@@ -62,3 +64,19 @@ def mmengine_safe_globals() -> list[Any]:
 def allow_mmengine_checkpoints() -> None:
     """Register :func:`mmengine_safe_globals` with torch's safe unpickler (idempotent)."""
     torch.serialization.add_safe_globals(mmengine_safe_globals())
+
+
+TRUST_ENV = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
+
+
+def trust_all_checkpoints() -> None:
+    """Opt out of safe loading for this process: every later ``torch.load`` unpickles arbitrary objects.
+
+    Only for checkpoints you trust (a pickle can run code). It sets torch's own switch
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``, which also works for mmdet's and mmseg's tools when exported in
+    the shell; our tools set it with ``--trust-checkpoints``.
+    """
+    import warnings
+    os.environ[TRUST_ENV] = '1'
+    warnings.warn(f'safe checkpoint loading is OFF ({TRUST_ENV}=1): load only checkpoints you trust',
+                  stacklevel=2)

@@ -6,21 +6,37 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 from .backbone_config import load_config
+from .safe_loading import trust_all_checkpoints
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--cfg-options``, ``--launcher`` and ``--local-rank``, as mmdet's and mmseg's tools have them."""
+    """``--cfg-options``, ``--launcher``, ``--local-rank`` (as mmdet's and mmseg's tools) and ``--trust-checkpoints``."""
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value (nested keys with dots)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_trust_argument(parser)
+
+
+def add_trust_argument(parser: argparse.ArgumentParser) -> None:
+    """``--trust-checkpoints``: the explicit opt-out of safe loading (see ``trust_all_checkpoints``)."""
+    parser.add_argument('--trust-checkpoints', action='store_true',
+                        help='load checkpoints without torch safe loading (arbitrary pickled objects, which can run '
+                             'code): only for files you trust; same as TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1')
+
+
+def apply_trust_argument(args: argparse.Namespace) -> None:
+    """Turn safe loading off for this process when ``--trust-checkpoints`` was given."""
+    if args.trust_checkpoints:
+        trust_all_checkpoints()
 
 
 def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     """Parse, and export ``LOCAL_RANK`` for launchers that pass ``--local-rank``."""
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    apply_trust_argument(args)
     return args
 
 

@@ -14,37 +14,17 @@ Prints (medians of ``--repeats`` steps after ``--warmup`` steps, each pair of mo
 Without mmdet (a GPU machine with only torch and mmengine), row 1 is skipped and Swin-T's size is its
 tensor bytes.
 
-On CUDA the peak memory of each train step is printed too.
+The peak memory each train step adds (CUDA allocator, or resident set size on CPU) is printed too.
 """
 import argparse
 import io
-import statistics
-import time
 from typing import Callable
 
 import torch
 
 import scalenet_mm  # noqa: F401
 from scalenet_mm import ScaleNetSwinTransformer
-
-
-def paired_medians(step_a: Callable[[], None], step_b: Callable[[], None], warmup: int, repeats: int,
-                   device: torch.device) -> tuple[float, float]:
-    """Median wall times of two steps, timed alternately (A, B, A, B, ...) so drifts hit both alike."""
-    def timed(step: Callable[[], None]) -> float:
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        step()
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        return time.perf_counter() - start
-
-    for _ in range(warmup):
-        step_a()
-        step_b()
-    pairs = [(timed(step_a), timed(step_b)) for _ in range(repeats)]
-    return statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs)
+from scalenet_mm.utils.timing import paired_medians, peak_memory_mib
 
 
 def forward_step(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
@@ -69,14 +49,6 @@ def checkpoint_bytes(model: torch.nn.Module) -> int:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.tell()
-
-
-def peak_memory_mib(step: Callable[[], None], device: torch.device) -> float:
-    if device.type != 'cuda':
-        return float('nan')
-    torch.cuda.reset_peak_memory_stats(device)
-    step()
-    return torch.cuda.max_memory_allocated(device) / 2 ** 20
 
 
 def main() -> None:
@@ -137,7 +109,7 @@ def main() -> None:
          f'ours {t_ours * 1e3:.1f} ms, mmdet {t_mmdet * 1e3:.1f} ms'),
         ('2x train step: ScaleNet adapters_norms / untied', t_scalenet_train / t_untied_train, '<= 0.80',
          f'{t_scalenet_train * 1e3:.1f} ms vs {t_untied_train * 1e3:.1f} ms'
-         + (f'; peak {mem_scalenet:.0f} vs {mem_untied:.0f} MiB' if device.type == 'cuda' else '')),
+         + f'; peak +{mem_scalenet:.0f} vs +{mem_untied:.0f} MiB'),
         ('2x inference: ScaleNet / untied (adapter overhead)', t_scalenet_inf / t_untied_inf, '<= 1.05',
          f'{t_scalenet_inf * 1e3:.1f} ms vs {t_untied_inf * 1e3:.1f} ms'),
         ('checkpoint bytes: ScaleNet-T-2x / Swin-T', bytes_scalenet / bytes_swin_t, '<= 1.10',

@@ -16,3 +16,5 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0, deterministic=False)
+# RNG states in checkpoints: a resumed epoch-based run repeats the uninterrupted one bit for bit
+custom_hooks = [dict(type='scalenet_mm.RNGStateHook')]

@@ -25,3 +25,5 @@ load_from = None
 resume = False
 
 custom_imports = dict(imports=['scalenet_mm'], allow_failed_imports=False)
+# RNG states in checkpoints: a resumed epoch-based run repeats the uninterrupted one bit for bit
+custom_hooks = [dict(type='scalenet_mm.RNGStateHook')]

@@ -16,3 +16,5 @@ resume = False
 tta_model = dict(type='SegTTAModel')
 
 custom_imports = dict(imports=['scalenet_mm'], allow_failed_imports=False)
+# RNG states in checkpoints: a resumed epoch-based run repeats the uninterrupted one bit for bit
+custom_hooks = [dict(type='scalenet_mm.RNGStateHook')]

@@ -1,0 +1,140 @@
+"""tools/analysis: FLOPs against mmdet's Swin, curves from mmengine logs, config-vs-baseline benchmark, memory
+soak and the fidelity experiment, on tiny configs."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import build
+
+from scalenet_mm.utils.flops import count_flops
+
+REPO = Path(__file__).resolve().parents[1]
+CLS_DEMO = REPO / 'configs/demo/scalenet-swin-mini-d2x_cifar10-mini.py'
+DET_DEMO = REPO / 'configs/demo/mask-rcnn_scalenet-swin-mini-d2x_fpn_coco-mini.py'
+
+
+def run_tool(*args: str) -> str:
+    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_flops_equal_mmdet_swin_counted_with_plain_matmuls():
+    """mmdet's Swin computes attention with matmuls (counted by mmengine); ours with SDPA (our handle)."""
+    from mmdet.models.backbones import SwinTransformer
+    ours = build(adapter=None)
+    theirs = SwinTransformer(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), window_size=4)
+    shape = (3, 64, 96)
+    assert count_flops(ours, shape).total() == count_flops(theirs, shape).total()
+
+
+def test_flops_of_shared_and_untied_2x_are_equal_and_adapters_add_their_matmuls():
+    shape = (3, 64, 64)
+    shared = count_flops(build(depth_scale=2, adapter=None), shape).total()
+    untied = count_flops(build(depth_scale=2, unshare=True, adapter=None), shape).total()
+    assert shared == untied
+    dim = 4
+    adapted = count_flops(build(depth_scale=2, adapter=dict(type='parallel', targets=('fc1',), dim=dim)), shape)
+    # fc1 adapter per position: tokens x (C x r + r x 4C) multiply-adds
+    tokens = [(64 // 4 // 2 ** s) ** 2 for s in range(4)]
+    expected = sum(4 * t * (c * dim + dim * 4 * c) for t, c in zip(tokens, (16, 32, 64, 128)))
+    assert adapted.total() - shared == expected
+
+
+def test_get_flops_tool_whole_detector_and_backbone():
+    out = run_tool('tools/analysis/get_flops.py', str(DET_DEMO), '--shape', '128', '160')
+    assert 'MaskRCNN' in out and 'backbone.stages.3' in out and 'roi_head' in out
+    total = float(next(line.split()[-1] for line in out.splitlines() if line.startswith('total')))
+    backbone = float(next(line.split()[-1] for line in out.splitlines() if line.startswith('backbone ')))
+    assert 0 < backbone < total
+    out = run_tool('tools/analysis/get_flops.py', str(DET_DEMO), '--shape', '128', '160', '--backbone-only')
+    assert float(next(line.split()[-1] for line in out.splitlines() if line.startswith('total'))) == pytest.approx(
+        backbone, abs=2e-3)
+
+
+def write_log(path: Path) -> None:
+    rows = [dict(lr=1e-3 * i, loss=2.0 - 0.1 * i, epoch=1, iter=i, step=i, time=0.1) for i in range(1, 5)]
+    rows.append({'accuracy/top1': 42.0, 'step': 1})
+    path.parent.mkdir(parents=True)
+    path.write_text(''.join(json.dumps(r) + '\n' for r in rows))
+
+
+def test_plot_curves_writes_a_png_with_every_scalar(tmp_path):
+    log = tmp_path / 'run' / '20260101_000000' / 'vis_data' / 'scalars.json'
+    write_log(log)
+    out = run_tool('tools/analysis/plot_curves.py', str(log), '--out', str(tmp_path / 'curves.png'))
+    assert 'loss, lr, accuracy/top1' in out
+    assert (tmp_path / 'curves.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_plot_curves_errors_name_the_problem(tmp_path):
+    log = tmp_path / 'run' / 'x' / 'vis_data' / 'scalars.json'
+    write_log(log)
+    result = subprocess.run([sys.executable, 'tools/analysis/plot_curves.py', str(log), '--keys', 'mIoU',
+                             '--out', str(tmp_path / 'a.png')], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode != 0 and "['mIoU'] are in none of the logs" in result.stderr
+    log.write_text('{"loss": 1.0, "iter": 1}\nnot json\n')
+    result = subprocess.run([sys.executable, 'tools/analysis/plot_curves.py', str(log), '--out',
+                             str(tmp_path / 'b.png')], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode != 0 and 'scalars.json:2 is not a JSON line' in result.stderr
+
+
+def test_benchmark_prints_ratios_against_the_baseline():
+    out = run_tool('tools/analysis/benchmark.py', str(CLS_DEMO), str(CLS_DEMO), '--baseline-cfg-options',
+                   'model.backbone.depth_scale=1', '--repeats', '2', '--warmup', '1', '--batches', '1',
+                   '--cfg-options', 'train_dataloader.batch_size=8', 'val_dataloader.batch_size=8')
+    rows = {line[:28].strip(): line.split() for line in out.splitlines()[4:]}
+    assert set(rows) == {'train step (ms)', 'train images / s', 'inference batch (ms)', 'train step peak +MiB'}
+    step = [float(v) for v in rows['train step (ms)'][-3:]]
+    assert step[2] == pytest.approx(step[0] / step[1], rel=1e-2)
+
+
+def test_soak_reports_growth_over_the_first_iterations():
+    out = run_tool('tools/analysis/soak.py', str(CLS_DEMO), '--iters', '6', '--first', '3', '--cfg-options',
+                   'train_dataloader.batch_size=8')
+    line = next(line for line in out.splitlines() if line.startswith(CLS_DEMO.name))
+    first, rest, growth = (float(v) for v in line.split()[1:])
+    assert first > 0 and growth == pytest.approx(100 * (rest / first - 1), abs=0.01)
+
+
+def test_fidelity_experiment_end_to_end_on_the_bundled_subset(tmp_path):
+    args = ['tools/analysis/fidelity_experiment.py', 'configs/fidelity/swin-mini_cifar10-subset.py', '--data',
+            'demo/data/cifar10_mini', '--val-split', 'val', '--work-dir', str(tmp_path), '--epochs', '2',
+            '--fractions', '1', '--seeds', '0', '1', '--variants', 'scalenet', 'stack', 'scratch',
+            '--train-samples', '64', '--cfg-options', 'model.num_classes=5']
+    out = run_tool(*args)
+    rows = [json.loads(line) for line in (tmp_path / 'results.jsonl').read_text().splitlines()]
+    assert [r['name'] for r in rows] == ['source_pretrain'] + [f'{v}_e2_seed{s}' for s in (0, 1)
+                                                                for v in ('scalenet', 'stack', 'scratch')]
+    by = {r['name']: r for r in rows}
+    source, scalenet, stack = by['source_pretrain'], by['scalenet_e2_seed0'], by['stack_e2_seed0']
+    # sharing: ScaleNet adds only adapters to the source's unique weights; the stack doubles the blocks
+    assert source['unique_params'] < scalenet['unique_params'] < stack['unique_params']
+    assert scalenet['trainable_params'] < 0.2 * scalenet['unique_params']
+    assert 1.9 < stack['flops'] / source['flops'] < 2.0 < scalenet['flops'] / source['flops'] < 2.2
+    assert '| scalenet | 2 | 2 |' in (tmp_path / 'results.md').read_text() and '| scratch | 2 | 2 |' in out
+    assert (tmp_path / 'accuracy_vs_time.png').is_file()
+    # a second call finds every run in results.jsonl and trains nothing
+    run_tool(*args)
+    assert len((tmp_path / 'results.jsonl').read_text().splitlines()) == len(rows)
+
+
+def test_gpu_scaled_experiment_script_runs_at_tiny_size_on_cpu(tmp_path):
+    """The GPU script's source model (Swin-T width, 224 px) on 8 bundled images, one arm, 2 epochs."""
+    result = subprocess.run(
+        ['bash', 'tools/analysis/fidelity_experiment_gpu.sh', 'demo/data/cifar10_mini', str(tmp_path), '--epochs',
+         '2', '--seeds', '0', '--fractions', '1', '--variants', 'scalenet', '--train-samples', '8'],
+        cwd=REPO, capture_output=True, text=True,
+        env={**os.environ, 'PYTHON': sys.executable, 'BENCHMARK': '0',
+             'CFG_OPTIONS': 'train_dataloader.batch_size=4 train_dataloader.num_workers=0 '
+                            'train_dataloader.persistent_workers=False val_dataloader.num_workers=0 '
+                            'val_dataloader.persistent_workers=False val_dataloader.dataset.indices=8'})
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / 'results.jsonl').read_text().splitlines()]
+    assert [r['name'] for r in rows] == ['source_pretrain', 'scalenet_e2_seed0']
+    assert rows[0]['unique_params'] > 10e6  # Swin-T width: a real model, not the CPU mini one
+
