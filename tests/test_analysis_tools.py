@@ -84,10 +84,13 @@ def test_plot_curves_errors_name_the_problem(tmp_path):
 
 
 def test_benchmark_prints_ratios_against_the_baseline():
-    out = run_tool('tools/analysis/benchmark.py', str(CLS_DEMO), str(CLS_DEMO), '--baseline-cfg-options',
-                   'model.backbone.depth_scale=1', '--repeats', '2', '--warmup', '1', '--batches', '1',
-                   '--cfg-options', 'train_dataloader.batch_size=8', 'val_dataloader.batch_size=8')
-    rows = {line[:28].strip(): line.split() for line in out.splitlines()[4:]}
+    batches = ['train_dataloader.batch_size=8', 'val_dataloader.batch_size=8']
+    out = run_tool('tools/analysis/benchmark.py', str(CLS_DEMO), str(CLS_DEMO), '--repeats', '2', '--warmup', '1',
+                   '--batches', '1', '--cfg-options', *batches, '--baseline-cfg-options', *batches,
+                   'model.backbone.depth_scale=1')
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith('measure'))
+    rows = {line[:28].strip(): line.split() for line in lines[header + 1:]}
     assert set(rows) == {'train step (ms)', 'train images / s', 'inference batch (ms)', 'train step peak +MiB'}
     step = [float(v) for v in rows['train step (ms)'][-3:]]
     assert step[2] == pytest.approx(step[0] / step[1], rel=1e-2)
@@ -137,4 +140,3 @@ def test_gpu_scaled_experiment_script_runs_at_tiny_size_on_cpu(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / 'results.jsonl').read_text().splitlines()]
     assert [r['name'] for r in rows] == ['source_pretrain', 'scalenet_e2_seed0']
     assert rows[0]['unique_params'] > 10e6  # Swin-T width: a real model, not the CPU mini one
-

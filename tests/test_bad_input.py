@@ -58,10 +58,10 @@ def test_missing_dataset_folder(monkeypatch, work_dir, tmp_path):
 def test_annotation_file_that_is_not_json(monkeypatch, work_dir, tmp_path):
     data = tmp_path / 'coco'
     shutil.copytree(REPO / 'demo/data/coco_mini', data)
-    ann = data / 'annotations' / 'instances_train2017_mini.json'
+    ann = data / 'annotations' / 'instances_mini.json'
     assert ann.is_file()
     ann.write_text('image_id,category\n1,3\n')
-    with pytest.raises(ValueError, match=r'train_dataloader\.dataset\.ann_file=.*instances_train2017_mini\.json.* '
+    with pytest.raises(ValueError, match=r'train_dataloader\.dataset\.ann_file=.*instances_mini\.json.* '
                                          r'is not a JSON file'):
         run_train_tool(monkeypatch, str(DET_DEMO), '--work-dir', str(work_dir),
                        '--cfg-options', f'train_dataloader.dataset.data_root={data}')
@@ -94,10 +94,10 @@ def test_bad_checkpoint_to_resume(monkeypatch, work_dir, tmp_path, case, error, 
 def test_pretrained_checkpoint_of_another_architecture(monkeypatch, work_dir, tmp_path):
     path = tmp_path / 'deeper.pth'
     torch.save(mini_backbone_state(arch=dict(embed_dims=48, depths=(2, 2, 4, 2), num_heads=(2, 4, 8, 16)),
-                                   adapter=None), path)
+                                   depth_scale=1, adapter=None), path)
     with pytest.raises(ValueError, match=r'stage depths \(2, 2, 4, 2\) but the model source arch has \(2, 2, 2, 2\)'):
         run_train_tool(monkeypatch, str(CLS_DEMO), '--work-dir', str(work_dir), '--cfg-options',
-                       f"model.backbone.init_cfg=dict(type='Pretrained',checkpoint='{path}')")
+                       'model.backbone.init_cfg.type=Pretrained', f'model.backbone.init_cfg.checkpoint={path}')
     assert_work_dir_untouched(work_dir)
 
 

@@ -18,19 +18,24 @@ from scalenet_mm.checkpoint.load import read_checkpoint
 from scalenet_mm.engine.rank_consistency_hook import weights_digest
 
 REPO = Path(__file__).resolve().parents[1]
+# the demos' custom_hooks lists become [RankConsistencyHook] (Mask R-CNN: [RNGStateHook]) and
+# [RankConsistencyHook, RNGStateHook] (UperNet: [RNGStateHook, EvaluateBeforeTrainHook])
 DEMOS = {
-    'mask-rcnn': (REPO / 'configs/demo/mask-rcnn_scalenet-swin-mini-d2x_fpn_coco-mini.py', 29531),
-    'upernet': (REPO / 'configs/demo/upernet_scalenet-swin-mini-d2x_ade20k-mini.py', 29532),
+    'mask-rcnn': (REPO / 'configs/demo/mask-rcnn_scalenet-swin-mini-d2x_fpn_coco-mini.py', 29531,
+                  ['custom_hooks.0.type=scalenet_mm.RankConsistencyHook']),
+    'upernet': (REPO / 'configs/demo/upernet_scalenet-swin-mini-d2x_ade20k-mini.py', 29532,
+                ['custom_hooks.0.type=scalenet_mm.RankConsistencyHook',
+                 'custom_hooks.1.type=scalenet_mm.RNGStateHook']),
 }
 
 
 @pytest.mark.parametrize('task', list(DEMOS))
 def test_dist_train_two_processes_leaves_identical_weights_on_every_rank(task, tmp_path):
-    config, port = DEMOS[task]
+    config, port, hooks = DEMOS[task]
     result = subprocess.run(
         ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(tmp_path), '--cfg-options',
          'train_cfg.max_iters=3', 'train_cfg.val_interval=3', 'default_hooks.checkpoint.interval=3',
-         "custom_hooks=[dict(type='scalenet_mm.RankConsistencyHook')]",
+         *hooks,
          'model.backbone.with_cp=True', 'model.backbone.trainable=adapters_norms'],
         cwd=REPO, capture_output=True, text=True,
         env={**os.environ, 'PORT': str(port), 'OMP_NUM_THREADS': '1', 'PYTHON': sys.executable})
@@ -41,7 +46,6 @@ def test_dist_train_two_processes_leaves_identical_weights_on_every_rank(task, t
     assert len(digests) == 2 and digests[0] == digests[1]
     checkpoint = read_checkpoint(str(tmp_path / 'iter_3.pth'))
     assert checkpoint['meta']['iter'] == 3
-    # rank 0's checkpoint is the weights every rank holds; frozen shared weights did not move from init
     state = {k[len('backbone.'):]: v for k, v in checkpoint['state_dict'].items() if k.startswith('backbone.')}
     assert any(k.startswith('stages.0.adapters.') for k in state)
     if task == 'upernet':

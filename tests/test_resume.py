@@ -77,7 +77,7 @@ def test_resumed_checkpoint_keeps_ties_and_holds_each_parameter_once(runs):
     checkpoint = read_checkpoint(str(runs[1] / 'epoch_2.pth'))
     state = checkpoint['state_dict']
     # the 2x model stores only the source blocks (2 per stage), once each, in distinct storages
-    assert {k.split('.')[3] for k in state if k.startswith('backbone.stages.0.blocks.')} == {'0', '1'}
+    assert {k.split('.')[4] for k in state if k.startswith('backbone.stages.0.blocks.')} == {'0', '1'}
     pointers = [v.untyped_storage().data_ptr() for v in state.values() if v.numel()]
     assert len(pointers) == len(set(pointers))
 

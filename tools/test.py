@@ -12,6 +12,7 @@ label maps for mmseg); ``--tta`` uses the config's ``tta_model`` and ``tta_pipel
 import argparse
 import os.path as osp
 
+import torch
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -76,6 +77,8 @@ def main() -> None:
     check_before_run(cfg, ('test_dataloader',), pretrained_backbone=False)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.test()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()  # orderly: gloo threads alive at interpreter exit abort it
 
 
 if __name__ == '__main__':

@@ -94,9 +94,12 @@ def adapt_to_cpu_processes(cfg: Config) -> None:
 def main() -> None:
     cfg = build_config(parse_args())
     adapt_to_cpu_processes(cfg)
-    check_before_run(cfg, ('train_dataloader', 'val_dataloader') if cfg.get('val_cfg') else ('train_dataloader',))
+    check_before_run(cfg, ('train_dataloader', 'val_dataloader') if cfg.get('val_cfg') is not None
+                     else ('train_dataloader',))
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()  # orderly: gloo threads alive at interpreter exit abort it
 
 
 if __name__ == '__main__':

@@ -1,8 +1,9 @@
 # ScaleNet-Swin-T-2x on ImageNet-1k: 100 epochs starting from a pretrained Swin-T (the official checkpoint,
 # expanded at load: the 24 positions share Swin-T's 12 blocks; the head starts from its 1000-class head),
-# seed recipe: shared weights frozen, adapters (parallel, fc1/fc2, dim 16) and LayerNorms trained (the head too). Warm-up shortened to 5 epochs
-# for the 100-epoch schedule. Its checkpoint is what the detection and segmentation ScaleNet configs start
-# from: init_cfg=dict(type='Pretrained', checkpoint='<work_dir>/epoch_100.pth', prefix='backbone.').
+# seed recipe: shared weights frozen, adapters (parallel, fc1/fc2, dim 16) and LayerNorms trained (the head
+# too). Warm-up shortened to 5 epochs for the 100-epoch schedule. Its checkpoint is what the detection and
+# segmentation ScaleNet configs start from:
+# init_cfg=dict(type='Pretrained', checkpoint='<work_dir>/epoch_100.pth', prefix='backbone.').
 _base_ = './swin-t_8xb128-300e_in1k.py'
 pretrained = 'https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth'  # noqa
 model = dict(

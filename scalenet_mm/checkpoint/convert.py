@@ -10,7 +10,7 @@ Layouts (after any ``backbone.`` / ``module.`` prefix is removed):
   ``ffn.layers.0.0``, ``patch_embed.projection``, ``norm{i}``);
 - ``scalenet``: this package's checkpoints (mm keys plus ``stages.{i}.layer_map`` and adapters). One with
   identity maps and no adapters or per-position norms (``depth_scale=1``, or ``unshare=True`` without
-  adapters) *is* a plain Swin: it converts to ``mm`` (maps dropped), so a deeper model can grow from it.
+  adapters) is a plain Swin (:func:`is_plain_swin`): a deeper model can grow from it (see ``load.py``).
 
 Conversion to mm keys renames ``layers -> stages``, ``attn. -> attn.w_msa.``, ``mlp.fc1 -> ffn.layers.0.0``,
 ``mlp.fc2 -> ffn.layers.1``, ``patch_embed.proj -> patch_embed.projection``, reorders the PatchMerging
@@ -111,14 +111,10 @@ def to_mm_backbone(state_dict: StateDict) -> tuple[str, 'OrderedDict[str, torch.
     elif fmt == 'official':
         converted, skipped = official_to_mm(state_dict)
     else:
-        plain = fmt == 'scalenet' and is_plain_swin(state_dict)
-        fmt = 'mm' if plain else fmt
         converted, skipped = OrderedDict(), {}
         for key, value in state_dict.items():
             if key.startswith('head.'):
                 skipped[key] = 'classification head (not part of a backbone)'
-            elif plain and key.endswith('.layer_map'):
-                skipped[key] = 'identity layer map of a plain Swin saved by ScaleNetSwinTransformer'
             else:
                 converted[key] = value
     return fmt, converted, skipped

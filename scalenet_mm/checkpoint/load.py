@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
-from .convert import RECOMPUTED_BUFFERS, to_mm_backbone
+from .convert import RECOMPUTED_BUFFERS, is_plain_swin, to_mm_backbone
 
 # keys that a checkpoint of another detector/segmentor/classifier holds beside ``backbone.``
 FAMILY_MARKERS = (('mmseg', ('decode_head.', 'auxiliary_head.')), ('mmdet', ('rpn_head.', 'roi_head.', 'neck.',
@@ -188,6 +188,12 @@ def plan_load(model: ScaleNetSwinTransformer, fmt: str, converted: Mapping[str, 
     return target
 
 
+def same_layer_maps(model: ScaleNetSwinTransformer, state: Mapping[str, torch.Tensor]) -> bool:
+    """Whether the checkpoint's ``stages.{s}.layer_map`` buffers equal the model's maps."""
+    return all(f'stages.{s}.layer_map' in state and state[f'stages.{s}.layer_map'].tolist() ==
+               list(stage.block_of_position) for s, stage in enumerate(model.stages))
+
+
 def load_pretrained(model: ScaleNetSwinTransformer, checkpoint: str,
                     prefix: Optional[str] = None) -> LoadReport:
     """Load ``checkpoint`` into ``model`` strictly (see the module docstring); returns the report."""
@@ -197,6 +203,12 @@ def load_pretrained(model: ScaleNetSwinTransformer, checkpoint: str,
         raise ValueError(f'checkpoint {checkpoint!r} contains no tensors (top-level keys: {list(raw)[:8]})')
     source, backbone_state = select_backbone(state, prefix)
     fmt, converted, skipped = to_mm_backbone(backbone_state)
+    if fmt == 'scalenet' and is_plain_swin(converted) and not same_layer_maps(model, converted):
+        # a plain Swin saved by our backbone (depth 1, or untied): grow the model from it like any mm Swin
+        fmt = 'mm'
+        for key in [k for k in converted if k.endswith('.layer_map')]:
+            del converted[key]
+            skipped[key] = 'identity layer map of a plain Swin saved by ScaleNetSwinTransformer'
     report = LoadReport(checkpoint=str(checkpoint), source=source, format=fmt, skipped=dict(skipped))
     non_finite = [k for k, v in converted.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if non_finite:

@@ -26,7 +26,7 @@ def weights_digest(model: nn.Module) -> str:
 @HOOKS.register_module()
 class RankConsistencyHook(Hook):
     """After training (and every ``interval`` iterations when > 0) gather each rank's :func:`weights_digest`,
-    log them (``weights digest per rank: [...]``) and raise if they differ."""
+    log them (``weights digest per rank at iteration N: [...]``) and raise if they differ."""
     priority = 'LOWEST'
 
     def __init__(self, interval: int = 0) -> None:

@@ -75,12 +75,12 @@ def check_model(cfg: Config, pretrained_backbone: bool = True) -> None:
     """Build the model once (unknown or misspelt arguments fail here) and, with ``pretrained_backbone``, load
     the backbone's local pretrained checkpoint into it (format, architecture, NaN checks), so a bad request
     fails before a work dir is written. The model is discarded."""
-    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.registry import MODELS, DefaultScope
 
     from ..checkpoint.load import load_pretrained
     from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
-    init_default_scope(cfg.get('default_scope', 'scalenet_mm'))
-    model = MODELS.build(cfg.model)
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'scalenet_mm')):
+        model = MODELS.build(cfg.model)
     backbone = getattr(model, 'backbone', None)
     if pretrained_backbone and isinstance(backbone, ScaleNetSwinTransformer) and backbone.init_cfg is not None:
         checkpoint = backbone.init_cfg['checkpoint']

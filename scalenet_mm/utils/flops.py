@@ -61,8 +61,10 @@ def count_flops(model: nn.Module, input_shape: tuple[int, int, int]) -> FlopAnal
     inputs = (torch.zeros(1, *input_shape, device=next(model.parameters()).device),)
     analyzer = FlopAnalyzer(traced, inputs).set_op_handle('aten::scaled_dot_product_attention', sdpa_flop_jit)
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings('none')
-    analyzer.total()  # run the trace now, in eval mode
-    model.train(was_training)
+    try:
+        analyzer.total()  # run the trace now, in eval mode
+    finally:
+        model.train(was_training)
     return analyzer
 
 

@@ -10,7 +10,7 @@ from .safe_loading import trust_all_checkpoints
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--cfg-options``, ``--launcher``, ``--local-rank`` (as mmdet's and mmseg's tools) and ``--trust-checkpoints``."""
+    """``--cfg-options``, ``--launcher``, ``--local-rank`` (as mmdet's/mmseg's tools), ``--trust-checkpoints``."""
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value (nested keys with dots)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',

@@ -98,7 +98,7 @@ def main() -> None:
             ('inference batch (ms)', t_inf * 1e3, t_inf_base * 1e3),
             ('train step peak +MiB', mem, mem_base)]
     for label, value, base in rows:
-        print(f'{label:<28}{value:>14.1f}{base:>14.1f}{value / base:>8.3f}')
+        print(f'{label:<28}{value:>14.1f}{base:>14.1f}{value / base if base else float("nan"):>8.3f}')
 
 
 if __name__ == '__main__':

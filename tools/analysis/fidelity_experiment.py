@@ -18,6 +18,7 @@ sharing + adapters learn more per unit of training than the alternatives?
 import argparse
 import copy
 import json
+import os
 import os.path as osp
 import statistics
 import time
@@ -88,7 +89,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def epochs_of(total: int, fraction: float) -> int:
-    """Epochs of a schedule: at least 2 (one warm-up epoch, one cosine epoch)."""
+    """Epochs of a schedule: at least 2 (warm-up, then cosine)."""
     return max(2, round(total * fraction))
 
 
@@ -103,6 +104,11 @@ def run_config(base: Config, args: argparse.Namespace, name: str, epochs: int, s
     if args.train_samples:
         cfg.train_dataloader.dataset.indices = args.train_samples
     cfg.train_cfg.max_epochs = epochs
+    for scheduler in cfg.param_scheduler:  # warm-up (LinearLR) then cosine: keep one cosine epoch at least
+        if scheduler.type == 'LinearLR':
+            scheduler.end = min(scheduler.end, epochs - 1)
+        elif scheduler.type == 'CosineAnnealingLR':
+            scheduler.begin = min(scheduler.begin, epochs - 1)
     cfg.train_cfg.val_interval = epochs
     cfg.default_hooks.checkpoint.interval = epochs
     cfg.default_hooks.checkpoint.save_best = None
@@ -137,6 +143,23 @@ def load_results(path: str) -> dict[str, dict]:
         return {}
     with open(path) as f:
         return {row['name']: row for row in map(json.loads, f)}
+
+
+def check_same_setup(work_dir: str, setup: dict[str, Any]) -> None:
+    """Record the settings that shape every run; refuse to mix runs of another setup in one work dir."""
+    path = osp.join(work_dir, 'setup.json')
+    setup = json.loads(json.dumps(setup))  # as it reads back (tuples become lists)
+    if osp.exists(path):
+        with open(path) as f:
+            recorded = json.load(f)
+        if recorded != setup:
+            changed = sorted(k for k in set(recorded) | set(setup) if recorded.get(k) != setup.get(k))
+            raise ValueError(f'{work_dir} holds runs of another setup (changed: {changed}); use another --work-dir '
+                             'or delete it')
+    else:
+        os.makedirs(work_dir, exist_ok=True)
+        with open(path, 'w') as f:
+            json.dump(setup, f, indent=1)
 
 
 def summarise(rows: list[dict], arms: dict[str, Variant]) -> tuple[str, list[dict]]:
@@ -187,6 +210,10 @@ def main() -> None:
     arms = variants(args.adapter_dim, args.scalenet_drop_path)
     if args.variants:
         arms = {k: v for k, v in arms.items() if k in args.variants}
+    check_same_setup(args.work_dir, dict(config=osp.abspath(args.config), data=osp.abspath(args.data),
+                                         val_split=args.val_split, epochs=total_epochs,
+                                         adapter_dim=args.adapter_dim, scalenet_drop_path=args.scalenet_drop_path,
+                                         train_samples=args.train_samples, cfg_options=args.cfg_options))
     results_path = osp.join(args.work_dir, 'results.jsonl')
     done = load_results(results_path)
 

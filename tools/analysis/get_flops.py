@@ -17,6 +17,10 @@ from scalenet_mm.utils.backbone_config import build_backbone, load_config
 from scalenet_mm.utils.flops import count_flops, flops_by_stage
 from scalenet_mm.utils.param_count import count_parameters
 
+# ops that FLOP counts leave out by convention (element-wise, copies): not reported as missing
+ELEMENTWISE = ('aten::fill_', 'aten::mul', 'aten::add', 'aten::sub', 'aten::rsub', 'aten::ne', 'aten::pad',
+               'aten::im2col', 'aten::gelu', 'aten::div', 'aten::softmax', 'aten::sigmoid')
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -50,9 +54,7 @@ def main() -> None:
     print(f'{"total":<24}{analyzer.total() / 1e9:>12.3f}')
     print(f'parameters: {params.total / 1e6:.2f} M with multiplicity (untied equivalent), '
           f'{params.unique / 1e6:.2f} M unique, {params.trainable / 1e6:.2f} M trainable')
-    unsupported = {op: n for op, n in analyzer.unsupported_ops().items()
-                   if op not in ('aten::fill_', 'aten::mul', 'aten::add', 'aten::sub', 'aten::rsub', 'aten::ne',
-                                 'aten::pad', 'aten::im2col', 'aten::gelu', 'aten::div', 'aten::softmax', 'aten::sigmoid')}
+    unsupported = {op: n for op, n in analyzer.unsupported_ops().items() if op not in ELEMENTWISE}
     if unsupported:
         print(f'not counted (no FLOP handle in mmengine): {unsupported}')
 

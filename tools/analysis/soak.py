@@ -4,9 +4,9 @@ iterations with the peak of the first ones (a leak or a growing cache shows as g
 
     python tools/analysis/soak.py CONFIG [CONFIG ...] [--iters 300] [--first 50] [--cfg-options ...]
 
-Memory is the process's resident set size (``VmRSS``, read after every iteration) on CPU, or the CUDA
-allocator's allocated bytes on a GPU. Prints, per config: peak over iterations 1..first, peak over
-first+1..iters, and the growth in percent (goal: at most 5 %). No checkpoint is written; validation is off.
+Memory is sampled after every iteration: the process's resident set size (``VmRSS``) on CPU, or the CUDA
+allocator's allocated bytes on a GPU. Prints, per config: the largest sample of iterations 1..first, the
+largest of first+1..iters, and the growth in percent (goal: at most 5 %). No checkpoint is written; validation is off.
 """
 import argparse
 import os.path as osp
@@ -80,8 +80,9 @@ def main() -> None:
         first, rest = max(trace[:args.first]), max(trace[args.first:])
         rows.append((config, first, rest, 100 * (rest / first - 1)))
     unit = 'CUDA allocated' if torch.cuda.is_available() else 'resident set size'
-    print(f'{args.iters} training iterations per config, memory = {unit} (MiB), torch {torch.__version__}')
-    print(f'{"config":<64}{f"peak 1-{args.first}":>14}{f"peak {args.first + 1}-{args.iters}":>16}{"growth %":>10}')
+    print(f'{args.iters} training iterations per config, memory = {unit} sampled after each iteration (MiB), '
+          f'torch {torch.__version__}')
+    print(f'{"config":<64}{f"max 1-{args.first}":>14}{f"max {args.first + 1}-{args.iters}":>16}{"growth %":>10}')
     for config, first, rest, growth in rows:
         print(f'{osp.basename(config):<64}{first:>14.1f}{rest:>16.1f}{growth:>10.2f}')
 

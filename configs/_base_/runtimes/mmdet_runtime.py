@@ -25,5 +25,6 @@ load_from = None
 resume = False
 
 custom_imports = dict(imports=['scalenet_mm'], allow_failed_imports=False)
-# RNG states in checkpoints: a resumed epoch-based run repeats the uninterrupted one bit for bit
+# generator states in checkpoints: a resumed run draws what the uninterrupted run draws (bit for bit for
+# epoch-based loops with a fixed seed and non-persistent workers; see scalenet_mm/engine/rng_state_hook.py)
 custom_hooks = [dict(type='scalenet_mm.RNGStateHook')]

@@ -16,5 +16,6 @@ resume = False
 tta_model = dict(type='SegTTAModel')
 
 custom_imports = dict(imports=['scalenet_mm'], allow_failed_imports=False)
-# RNG states in checkpoints: a resumed epoch-based run repeats the uninterrupted one bit for bit
+# generator states in checkpoints: a resumed run draws what the uninterrupted run draws (bit for bit for
+# epoch-based loops with a fixed seed and non-persistent workers; see scalenet_mm/engine/rng_state_hook.py)
 custom_hooks = [dict(type='scalenet_mm.RNGStateHook')]
