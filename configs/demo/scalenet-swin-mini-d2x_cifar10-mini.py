@@ -2,7 +2,7 @@
 # bundled CIFAR-10 images of 5 classes (demo/data/cifar10_mini), evaluated on 250 held-out ones with top-1;
 # timm augmentation, Mixup/CutMix and soft-target cross entropy as in the ImageNet configs, at 32x32
 # (patch 2, window 4).
-_base_ = ['../_base_/runtimes/cls_runtime.py']
+_base_ = ['../_base_/schedules/cifar_adamw_cosine.py', '../_base_/runtimes/cls_runtime.py']
 data_root = '{{ fileDirname }}/../../demo/data/cifar10_mini'
 max_epochs = 15
 
@@ -32,15 +32,6 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='scalenet_mm.TopKAccuracy', topk=(1, ))
 test_evaluator = val_evaluator
 
-optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
-                       custom_keys={'.relative_position_bias_table': dict(decay_mult=0.0)}),
-    clip_grad=dict(max_norm=5.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-2, by_epoch=True, end=1, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=1)
-]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict()
 test_cfg = dict()

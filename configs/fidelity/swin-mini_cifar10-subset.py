@@ -3,11 +3,10 @@
 # (../shared/data/cifar10_subset: train/ 10x200, test/ 10x100) at 32x32. Light augmentation (random resized
 # crop 0.35-1, flip), no Mixup: the schedules are short. The experiment derives every variant (ScaleNet-2x,
 # stack, shared without adapters, 2x from scratch) from this config by overriding model.backbone.
-_base_ = ['../_base_/runtimes/cls_runtime.py']
+_base_ = ['../_base_/schedules/cifar_adamw_cosine.py', '../_base_/runtimes/cls_runtime.py']
 data_root = 'data/cifar10_subset'
 val_split = 'test'
 max_epochs = 24
-warmup_epochs = 1
 
 model = dict(
     type='scalenet_mm.ImageClassifier',
@@ -33,15 +32,6 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='scalenet_mm.TopKAccuracy', topk=(1, ))
 test_evaluator = val_evaluator
 
-optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
-                       custom_keys={'.relative_position_bias_table': dict(decay_mult=0.0)}),
-    clip_grad=dict(max_norm=5.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-2, by_epoch=True, end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=warmup_epochs)
-]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict()
 test_cfg = dict()

@@ -49,6 +49,10 @@ def soak(config: str, iters: int, cfg_options: dict, work_dir: str) -> list[floa
     cfg.work_dir = work_dir
     cfg.experiment_name = osp.splitext(osp.basename(config))[0]
     cfg.custom_hooks = []
+    if 'max_iters' in cfg.train_cfg:  # long enough for the soak; the hook stops it
+        cfg.train_cfg.max_iters = iters + 1
+    else:
+        cfg.train_cfg.max_epochs = iters + 1
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10 ** 9, save_last=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=50)
