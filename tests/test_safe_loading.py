@@ -86,3 +86,28 @@ def test_getattr_is_only_allowed_on_history_buffer_statistics(tmp_path):
     torch.save({'x': Sneaky()}, path)
     with pytest.raises(pickle.UnpicklingError, match='refusing getattr'):
         torch.load(path)
+
+
+def test_trusted_opt_out_loads_what_safe_loading_refuses(tmp_path):
+    """tools/convert_checkpoint.py refuses a checkpoint holding an arbitrary object, naming the opt-out;
+    with --trust-checkpoints (torch's TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD underneath) it converts it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import build
+    src, dst = tmp_path / 'trusted.pth', tmp_path / 'converted.pth'
+    state = build(adapter=None).state_dict()
+    torch.save({'state_dict': state, 'meta': {'when': os.times()}}, src)  # posix.times_result: not allow-listed
+    repo = Path(__file__).resolve().parents[1]
+    command = [sys.executable, 'tools/convert_checkpoint.py', str(src), str(dst)]
+    env = {k: v for k, v in os.environ.items() if k != 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'}
+    refused = subprocess.run(command, cwd=repo, capture_output=True, text=True, env=env)
+    assert refused.returncode != 0 and 'refused by safe loading' in refused.stderr
+    assert '--trust-checkpoints' in refused.stderr and not dst.exists()
+    trusted = subprocess.run([*command, '--trust-checkpoints'], cwd=repo, capture_output=True, text=True, env=env)
+    assert trusted.returncode == 0, trusted.stderr[-2000:]
+    assert 'safe checkpoint loading is OFF' in trusted.stderr
+    converted = torch.load(dst)['state_dict']
+    assert torch.equal(converted['backbone.stages.1.blocks.0.attn.w_msa.qkv.weight'],
+                       state['stages.1.blocks.0.attn.w_msa.qkv.weight'])
