@@ -188,6 +188,11 @@ def plan_load(model: ScaleNetSwinTransformer, fmt: str, converted: Mapping[str, 
     return target
 
 
+def non_finite_keys(state: Mapping[str, torch.Tensor]) -> list[str]:
+    """Keys of floating-point tensors holding NaN or Inf."""
+    return [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+
+
 def same_layer_maps(model: ScaleNetSwinTransformer, state: Mapping[str, torch.Tensor]) -> bool:
     """Whether the checkpoint's ``stages.{s}.layer_map`` buffers equal the model's maps."""
     return all(f'stages.{s}.layer_map' in state and state[f'stages.{s}.layer_map'].tolist() ==
@@ -210,7 +215,7 @@ def load_pretrained(model: ScaleNetSwinTransformer, checkpoint: str,
             del converted[key]
             skipped[key] = 'identity layer map of a plain Swin saved by ScaleNetSwinTransformer'
     report = LoadReport(checkpoint=str(checkpoint), source=source, format=fmt, skipped=dict(skipped))
-    non_finite = [k for k, v in converted.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    non_finite = non_finite_keys(converted)
     if non_finite:
         raise ValueError(f'checkpoint {checkpoint!r} has NaN/Inf values in {len(non_finite)} tensor(s): '
                          f'{non_finite[:5]}; refusing to load it')

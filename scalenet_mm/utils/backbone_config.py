@@ -1,7 +1,10 @@
-"""Build the backbone a config describes (for the checkpoint and analysis tools)."""
+"""Build the model or backbone a config describes (for the checkpoint and analysis tools, pre-run checks)."""
 from typing import Optional
 
+import torch.nn as nn
 from mmengine.config import Config
+from mmengine.registry import MODELS as ROOT_MODELS
+from mmengine.registry import DefaultScope
 
 from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
 from ..registry import MODELS
@@ -31,3 +34,14 @@ def build_backbone(cfg: Config, with_init_cfg: bool = False) -> ScaleNetSwinTran
     if not isinstance(backbone, ScaleNetSwinTransformer):
         raise ValueError(f'model.backbone is a {type(backbone).__name__}, not a ScaleNetSwinTransformer')
     return backbone
+
+
+def build_model(cfg: Config, with_init_cfg: bool = False) -> nn.Module:
+    """The whole ``cfg.model`` (an mmdet/mmseg model or our classifier), built under the config's
+    ``default_scope``; weights are not initialised. The backbone's ``init_cfg`` (pretrained weights) is
+    dropped unless ``with_init_cfg``, so nothing is downloaded."""
+    model_cfg = cfg.model.copy()
+    if not with_init_cfg and 'backbone' in model_cfg:
+        model_cfg.backbone = {k: v for k, v in model_cfg.backbone.items() if k != 'init_cfg'}
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'scalenet_mm')):
+        return ROOT_MODELS.build(model_cfg)

@@ -57,16 +57,14 @@ def check_json_annotation(path: str, key: str) -> None:
 
 def check_load_from(cfg: Config) -> None:
     """``load_from`` (``--resume CKPT``, the tested checkpoint) must load safely and hold finite weights."""
-    import torch
-
-    from ..checkpoint.load import extract_state_dict, read_checkpoint
+    from ..checkpoint.load import extract_state_dict, non_finite_keys, read_checkpoint
     path = cfg.get('load_from')
     if not path or '://' in str(path):
         return
     state = extract_state_dict(read_checkpoint(path))
     if not state:
         raise ValueError(f'load_from={path!r} holds no tensors')
-    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    bad = non_finite_keys(state)
     if bad:
         raise ValueError(f'load_from={path!r} has NaN/Inf values in {len(bad)} tensor(s): {bad[:5]}; refusing it')
 
@@ -75,12 +73,10 @@ def check_model(cfg: Config, pretrained_backbone: bool = True) -> None:
     """Build the model once (unknown or misspelt arguments fail here) and, with ``pretrained_backbone``, load
     the backbone's local pretrained checkpoint into it (format, architecture, NaN checks), so a bad request
     fails before a work dir is written. The model is discarded."""
-    from mmengine.registry import MODELS, DefaultScope
-
     from ..checkpoint.load import load_pretrained
     from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'scalenet_mm')):
-        model = MODELS.build(cfg.model)
+    from .backbone_config import build_model
+    model = build_model(cfg, with_init_cfg=True)
     backbone = getattr(model, 'backbone', None)
     if pretrained_backbone and isinstance(backbone, ScaleNetSwinTransformer) and backbone.init_cfg is not None:
         checkpoint = backbone.init_cfg['checkpoint']

@@ -17,11 +17,11 @@ from typing import Any, Callable
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.backbone_config import load_config
+from scalenet_mm.utils.backbone_config import build_model, load_config
 from scalenet_mm.utils.timing import paired_medians, peak_memory_mib
 
 
@@ -29,11 +29,8 @@ class Subject:
     """One config's model, optimizer wrapper and pre-fetched train / val batches."""
 
     def __init__(self, cfg: Config, device: torch.device, num_batches: int) -> None:
-        init_default_scope(cfg.get('default_scope', 'scalenet_mm'))
-        model_cfg = cfg.model.copy()
-        if 'backbone' in model_cfg:
-            model_cfg.backbone = {k: v for k, v in model_cfg.backbone.items() if k != 'init_cfg'}
-        self.model = MODELS.build(model_cfg).to(device)
+        init_default_scope(cfg.get('default_scope', 'scalenet_mm'))  # the dataloaders' registries too
+        self.model = build_model(cfg).to(device)
         self.model.init_weights()
         self.optim_wrapper = build_optim_wrapper(self.model, cfg.optim_wrapper)
         self.batch_size = cfg.train_dataloader.batch_size

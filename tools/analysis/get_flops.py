@@ -10,10 +10,9 @@ element-wise ops are not. Whole models run their ``mode='tensor'`` forward on a 
 import argparse
 
 from mmengine.config import DictAction
-from mmengine.registry import MODELS, init_default_scope
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.backbone_config import build_backbone, load_config
+from scalenet_mm.utils.backbone_config import build_backbone, build_model, load_config
 from scalenet_mm.utils.flops import count_flops, flops_by_stage
 from scalenet_mm.utils.param_count import count_parameters
 
@@ -34,10 +33,7 @@ def main() -> None:
     if args.backbone_only:
         model = build_backbone(cfg)
     else:
-        init_default_scope(cfg.get('default_scope', 'scalenet_mm'))
-        model_cfg = cfg.model.copy()
-        model_cfg.backbone = {k: v for k, v in cfg.model.backbone.items() if k != 'init_cfg'}
-        model = MODELS.build(model_cfg)
+        model = build_model(cfg)
     analyzer = count_flops(model, (3, *args.shape))
     params = count_parameters(model)['total']
     print(f'{args.config}: input (1, 3, {args.shape[0]}, {args.shape[1]}), '
