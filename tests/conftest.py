@@ -70,12 +70,12 @@ def one_iteration_cfg(config, work_dir, **backbone):
     return cfg
 
 
-def train_with_our_tool(config, work_dir) -> None:
-    """``python tools/train.py CONFIG --work-dir WORK_DIR`` from the repository root; raises on failure."""
+def train_with_our_tool(config, work_dir, *args: str) -> None:
+    """``python tools/train.py CONFIG --work-dir WORK_DIR [ARGS]`` from the repository root; raises on failure."""
     import subprocess
     import sys
     from pathlib import Path
-    result = subprocess.run([sys.executable, 'tools/train.py', str(config), '--work-dir', str(work_dir)],
+    result = subprocess.run([sys.executable, 'tools/train.py', str(config), '--work-dir', str(work_dir), *args],
                             cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
 

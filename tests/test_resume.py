@@ -1,12 +1,11 @@
 """Resume: a run stopped after epoch N and resumed with ``tools/train.py --resume`` ends exactly where the
 uninterrupted run ends (weights, optimizer, lr schedule, logged losses), and keeps every tie."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import train_with_our_tool
 
 from scalenet_mm.checkpoint.load import read_checkpoint
 
@@ -20,9 +19,7 @@ OPTIONS = ['train_dataloader.dataset.indices=64', 'val_dataloader.dataset.indice
 
 
 def train(work_dir: Path, *extra: str) -> None:
-    result = subprocess.run([sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir), *extra,
-                             '--cfg-options', *OPTIONS], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
+    train_with_our_tool(CONFIG, work_dir, *extra, '--cfg-options', *OPTIONS)
 
 
 def logged_losses(work_dir: Path) -> dict[int, float]:

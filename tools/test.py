@@ -12,14 +12,12 @@ label maps for mmseg); ``--tta`` uses the config's ``tta_model`` and ``tta_pipel
 import argparse
 import os.path as osp
 
-import torch
 from mmengine.config import Config
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
 from scalenet_mm.utils.config_checks import check_before_run
-from scalenet_mm.utils.tool_config import add_common_arguments, load_tool_config, parse_tool_args
+from scalenet_mm.utils.tool_config import (add_common_arguments, build_runner, close_process_group, load_tool_config,
+                                            parse_tool_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,10 +73,8 @@ def build_config(args: argparse.Namespace) -> Config:
 def main() -> None:
     cfg = build_config(parse_args())
     check_before_run(cfg, ('test_dataloader',), pretrained_backbone=False)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.test()
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()  # orderly: gloo threads alive at interpreter exit abort it
+    build_runner(cfg).test()
+    close_process_group()
 
 
 if __name__ == '__main__':

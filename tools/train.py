@@ -16,12 +16,11 @@ import torch
 
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
 from scalenet_mm.utils.config_checks import check_before_run
-from scalenet_mm.utils.tool_config import add_common_arguments, load_tool_config, parse_tool_args
+from scalenet_mm.utils.tool_config import (add_common_arguments, build_runner, close_process_group, load_tool_config,
+                                            parse_tool_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -96,10 +95,8 @@ def main() -> None:
     adapt_to_cpu_processes(cfg)
     check_before_run(cfg, ('train_dataloader', 'val_dataloader') if cfg.get('val_cfg') is not None
                      else ('train_dataloader',))
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()  # orderly: gloo threads alive at interpreter exit abort it
+    build_runner(cfg).train()
+    close_process_group()
 
 
 if __name__ == '__main__':

@@ -3,7 +3,10 @@ import argparse
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
 from .backbone_config import load_config
 from .safe_loading import trust_all_checkpoints
@@ -49,3 +52,14 @@ def load_tool_config(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """mmengine's ``Runner``, or the config's ``runner_type``."""
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
+
+def close_process_group() -> None:
+    """End a distributed run in order (gloo threads still alive at interpreter exit abort the process)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
