@@ -16,6 +16,7 @@ from conftest import build, perturb_, untied_copy
 
 from scalenet_mm.checkpoint.load import read_checkpoint
 from scalenet_mm.engine.rank_consistency_hook import weights_digest
+from scalenet_mm.utils.tool_config import close_process_group
 
 REPO = Path(__file__).resolve().parents[1]
 # the demos' custom_hooks lists become [RankConsistencyHook] (Mask R-CNN: [RNGStateHook]) and
@@ -59,6 +60,25 @@ def test_weights_digest_sees_a_one_ulp_change():
         p = model.stages[1].blocks[0].attn.w_msa.qkv.weight
         p[0, 0] = torch.nextafter(p[0, 0], torch.tensor(float('inf')))
     assert weights_digest(model) != before
+
+
+def os_threads() -> int:
+    return len(os.listdir('/proc/self/task'))
+
+
+def test_close_process_group_joins_gloo_threads_held_by_an_unreachable_runner(tmp_path):
+    """A runner's reference cycles keep DDP's reducer and the group alive; gloo worker threads left running
+    into interpreter exit abort the process (pytorch/pytorch#190489), so they must be gone afterwards."""
+    before = os_threads()
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "store"}', rank=0, world_size=1)
+    runner = {'model': DistributedDataParallel(torch.nn.Linear(2, 2))}
+    runner['self'] = runner
+    out = [None]
+    dist.all_gather_object(out, 'digest')
+    assert os_threads() > before
+    del runner
+    close_process_group()
+    assert not dist.is_initialized() and os_threads() == before
 
 
 @pytest.fixture

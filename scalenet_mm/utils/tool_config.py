@@ -1,5 +1,6 @@
 """What tools/train.py and tools/test.py share: the launcher arguments and the config they describe."""
 import argparse
+import gc
 import os
 import os.path as osp
 
@@ -60,6 +61,13 @@ def build_runner(cfg: Config) -> Runner:
 
 
 def close_process_group() -> None:
-    """End a distributed run in order (gloo threads still alive at interpreter exit abort the process)."""
+    """End a distributed run while the interpreter is whole; call it once the runner is unreachable.
+
+    A gloo worker thread that still owns a finished collective's tensors when Python finalizes aborts the
+    process ("terminate called without an active exception", pytorch/pytorch#190489). The runner's reference
+    cycles keep the DDP reducer, and through it the process group, alive until then; collecting them after
+    leaving the group frees the group here, whose destructor releases the GIL and joins its worker threads.
+    """
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
+        gc.collect()
