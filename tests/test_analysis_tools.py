@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import build
 
@@ -43,6 +44,19 @@ def test_flops_of_shared_and_untied_2x_are_equal_and_adapters_add_their_matmuls(
     tokens = [(64 // 4 // 2 ** s) ** 2 for s in range(4)]
     expected = sum(4 * t * (c * dim + dim * 4 * c) for t, c in zip(tokens, (16, 32, 64, 128)))
     assert adapted.total() - shared == expected
+
+
+def test_flops_refuse_to_undercount_a_matrix_product_without_handle():
+    class MatrixVector(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(4, 4))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.addmv(x[0, 0, 0], self.weight, x[0, 0, 0])  # aten::addmv: no mmengine handle
+
+    with pytest.raises(NotImplementedError, match=r"no FLOP handle for \['aten::addmv'\]"):
+        count_flops(MatrixVector(), (1, 4, 4))
 
 
 def test_get_flops_tool_whole_detector_and_backbone():

@@ -129,12 +129,19 @@ def test_outputs_equal_untied_copy():
             torch.testing.assert_close(a, b)
 
 
-def test_adapter_add_to_equals_its_branch():
+def test_adapter_plus_linear_equals_linear_plus_branch_in_value_and_gradients():
     from scalenet_mm.models.layers.adapters import LowRankAdapter
-    for nonlinear in (True, False):
+    for nonlinear, bias in ((True, True), (False, True), (True, False)):
         adapter = LowRankAdapter(12, 20, dim=4, scale=0.5, nonlinear=nonlinear)
         torch.nn.init.normal_(adapter.up.weight)
-        x, out = torch.randn(2, 7, 12), torch.randn(2, 7, 20)
-        torch.testing.assert_close(adapter.add_to(out, x), out + adapter(x))
-        expected = out + 0.5 * adapter.up(torch.nn.functional.gelu(adapter.down(x)) if nonlinear else adapter.down(x))
-        torch.testing.assert_close(adapter.add_to(out, x), expected)
+        linear = torch.nn.Linear(12, 20, bias=bias)
+        x = torch.randn(2, 12, 7).transpose(1, 2).requires_grad_()  # (2, 7, 12), not contiguous
+        fused = adapter.plus_linear(linear, x)
+        branch = 0.5 * adapter.up(torch.nn.functional.gelu(adapter.down(x)) if nonlinear else adapter.down(x))
+        expected = linear(x) + branch
+        torch.testing.assert_close(fused, expected)
+        torch.testing.assert_close(fused, linear(x) + adapter(x))
+        weights = [x, linear.weight, adapter.down.weight, adapter.up.weight] + ([linear.bias] if bias else [])
+        grad = torch.randn_like(expected)
+        for got, want in zip(torch.autograd.grad(fused, weights, grad), torch.autograd.grad(expected, weights, grad)):
+            torch.testing.assert_close(got, want)

@@ -2,14 +2,19 @@
 
 Counts follow mmengine/fvcore (and the Swin papers): one fused multiply-add is one FLOP. mmengine has no
 handle for ``aten::scaled_dot_product_attention`` (our window attention), so one is registered here:
-``q @ k^T`` plus ``attn @ v``. Element-wise ops (GELU, softmax, adds) are not counted, as in mmengine.
+``q @ k^T`` plus ``attn @ v``; nor for the in-place ``aten::addmm_`` (a linear with an adapter accumulates
+into the adapter's output), counted as ``addmm``. Element-wise ops (GELU, softmax, adds) are not counted, as in mmengine.
 """
 from typing import Any
 
 import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
-from mmengine.analysis.jit_handles import get_shape
+from mmengine.analysis.jit_handles import addmm_flop_jit, get_shape
+
+
+# an unsupported traced op whose name holds one of these multiplies matrices: leaving it out undercounts
+MULTIPLY_OP_WORDS = ('mm', 'mv', 'matmul', 'linear', 'conv', 'einsum', 'attention', 'dot')
 
 
 def sdpa_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
@@ -59,12 +64,17 @@ def count_flops(model: nn.Module, input_shape: tuple[int, int, int]) -> FlopAnal
     is_mm_model = hasattr(model, 'data_preprocessor')
     traced = TensorModeModel(model, tuple(input_shape[1:])) if is_mm_model else model
     inputs = (torch.zeros(1, *input_shape, device=next(model.parameters()).device),)
-    analyzer = FlopAnalyzer(traced, inputs).set_op_handle('aten::scaled_dot_product_attention', sdpa_flop_jit)
+    analyzer = FlopAnalyzer(traced, inputs).set_op_handle('aten::scaled_dot_product_attention', sdpa_flop_jit,
+                                                          'aten::addmm_', addmm_flop_jit)
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings('none')
     try:
         analyzer.total()  # run the trace now, in eval mode
     finally:
         model.train(was_training)
+    uncounted = sorted(op for op in analyzer.unsupported_ops() if any(word in op for word in MULTIPLY_OP_WORDS))
+    if uncounted:
+        raise NotImplementedError(f'FLOPs would be undercounted: no FLOP handle for {uncounted}; register one '
+                                  'with FlopAnalyzer.set_op_handle (see sdpa_flop_jit)')
     return analyzer
 
 

@@ -97,16 +97,20 @@ class LowRankAdapter(nn.Module):
         """``(..., C_in) -> (..., C_out)``: the adapter branch alone, ``scale * up(act(down(x)))``."""
         return self.up(self.hidden(x)) * self.scale
 
-    def add_to(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``out + forward(x)`` for ``x: (..., C_in)``, ``out: (..., C_out)``.
+    def plus_linear(self, linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+        """``linear(x) + forward(x)`` for ``x: (..., C_in)``, returned as ``(..., C_out)``.
 
-        The up projection, its scale and the sum run as one ``addmm`` on 2-D views (measured on CPU: about
-        10x cheaper than a separate ``up`` and add, which allocate a full-width temporary).
+        The branch's up projection writes the output first (with the linear's bias, as ``F.linear`` would
+        copy it), then the target's GEMM accumulates into it in place: no extra pass over the full-width
+        output (measured on CPU: about 10x cheaper than a separate ``up`` and add).
         """
-        hidden = self.hidden(x)
-        summed = torch.addmm(out.reshape(-1, out.shape[-1]), hidden.reshape(-1, hidden.shape[-1]),
-                             self.up.weight.t(), alpha=self.scale)
-        return summed.view(out.shape)
+        flat = x.reshape(-1, x.shape[-1])
+        hidden = self.hidden(flat)
+        if linear.bias is None:
+            out = torch.mm(hidden, self.up.weight.t() * self.scale)
+        else:
+            out = torch.addmm(linear.bias, hidden, self.up.weight.t(), alpha=self.scale)
+        return out.addmm_(flat, linear.weight.t()).view(*x.shape[:-1], out.shape[-1])
 
     def merged_delta(self) -> torch.Tensor:
         """``scale * W_up @ W_down``, shape ``(C_out, C_in)``: the weight change of a linear adapter."""

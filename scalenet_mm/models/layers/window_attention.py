@@ -21,8 +21,7 @@ SHIFT_MASK_VALUE = -100.0
 
 def linear_with_adapter(x: torch.Tensor, linear: nn.Linear, adapter: Optional[LowRankAdapter]) -> torch.Tensor:
     """``linear(x)`` plus the position's adapter branch when it has one. ``(..., C_in) -> (..., C_out)``."""
-    out = linear(x)
-    return out if adapter is None else adapter.add_to(out, x)
+    return linear(x) if adapter is None else adapter.plus_linear(linear, x)
 
 
 @lru_cache(maxsize=64)
