@@ -86,6 +86,22 @@ def test_with_cp_gives_same_outputs_and_gradients():
         torch.testing.assert_close(cp_params[name].grad, param.grad, rtol=1e-5, atol=1e-7)
 
 
+def test_autocast_mixed_precision_runs_adapted_linears_and_trains_adapters():
+    """AmpOptimWrapper's autocast (bf16 here on CPU, fp16 on GPU) through every adapter target."""
+    model = perturb_(build(depth_scale=2, adapter=dict(targets=('fc1', 'fc2', 'qkv', 'proj'), dim=4)))
+    x = torch.randn(2, 3, 45, 53)
+    with torch.no_grad():
+        reference = model(x)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        outs = model(x)
+    assert all(o.dtype == torch.bfloat16 for o in outs)
+    for low, full in zip(outs, reference):
+        torch.testing.assert_close(low.float(), full, rtol=0.05, atol=0.05)
+    sum(o.float().square().mean() for o in outs).backward()
+    up = model.stages[1].adapters[1]['fc2'].up.weight
+    assert up.grad is not None and up.grad.dtype == torch.float32 and up.grad.isfinite().all() and up.grad.any()
+
+
 def test_drop_path_is_per_position():
     model = build(arch=SMALL_ARCH, depth_scale=2, drop_path_rate=0.3)
     rates = [r for stage in model.stages for r in stage.drop_path_rates]

@@ -110,7 +110,9 @@ class LowRankAdapter(nn.Module):
             out = torch.mm(hidden, self.up.weight.t() * self.scale)
         else:
             out = torch.addmm(linear.bias, hidden, self.up.weight.t(), alpha=self.scale)
-        return out.addmm_(flat, linear.weight.t()).view(*x.shape[:-1], out.shape[-1])
+        # under autocast ``out`` has the autocast dtype, but an in-place op does not cast its operands
+        flat, weight = flat.to(out.dtype), linear.weight.to(out.dtype)
+        return out.addmm_(flat, weight.t()).view(*x.shape[:-1], out.shape[-1])
 
     def merged_delta(self) -> torch.Tensor:
         """``scale * W_up @ W_down``, shape ``(C_out, C_in)``: the weight change of a linear adapter."""
