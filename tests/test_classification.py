@@ -8,6 +8,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from mmengine.structures import BaseDataElement
 from mmengine.runner import Runner
 
 from scalenet_mm.datasets import ImageNetDataset, TimmClassificationTransform
@@ -115,6 +116,21 @@ def test_runner_trains_with_mixup_and_evaluates(trained_classifier):
     metrics = runner.val_loop.run()
     assert 0 <= metrics['accuracy/top1'] <= 100
     assert runner.model.mixup is not None and runner.model.mixup.mix_prob == 1.0
+
+
+def test_predict_needs_no_labels_and_loss_names_the_missing_ones(trained_classifier):
+    runner, _ = trained_classifier
+    model = runner.model.eval()
+    images = torch.randn(3, 3, 32, 32)
+    logits = model(images, mode='tensor')
+    for samples in (None, [BaseDataElement(img_path=f'{i}.png') for i in range(3)]):
+        predictions = model(images, samples, mode='predict')
+        assert len(predictions) == 3
+        torch.testing.assert_close(torch.stack([p.pred_score for p in predictions]), logits.softmax(dim=1))
+        assert [p.pred_label.item() for p in predictions] == logits.argmax(dim=1).tolist()
+    with pytest.raises(ValueError, match="mode='loss' needs data_samples that all carry gt_label"):
+        model(images, [BaseDataElement(gt_label=torch.tensor(0)), BaseDataElement(), BaseDataElement()],
+              mode='loss')
 
 
 def test_configs_build():

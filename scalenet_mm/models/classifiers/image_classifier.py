@@ -92,13 +92,15 @@ class ImageClassifier(BaseModel):
             inputs = torch.stack(list(inputs))
         if mode == 'tensor':
             return self.head(self.extract_feat(inputs))
-        if data_samples is None:
-            raise ValueError(f"mode='{mode}' needs data_samples with gt_label")
-        labels = torch.stack([s.gt_label for s in data_samples]).view(-1).to(inputs.device)
-        if mode == 'loss':
-            return self.loss(inputs, labels)
         if mode == 'predict':
+            if data_samples is None:
+                data_samples = [BaseDataElement() for _ in range(inputs.shape[0])]
             return self.predict(inputs, data_samples)
+        if mode == 'loss':
+            if data_samples is None or any('gt_label' not in sample for sample in data_samples):
+                raise ValueError("mode='loss' needs data_samples that all carry gt_label")
+            labels = torch.stack([s.gt_label for s in data_samples]).view(-1).to(inputs.device)
+            return self.loss(inputs, labels)
         raise ValueError(f"mode='{mode}' is not one of 'tensor', 'loss', 'predict'")
 
     def loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
