@@ -3,7 +3,8 @@
 Counts follow mmengine/fvcore (and the Swin papers): one fused multiply-add is one FLOP. mmengine has no
 handle for ``aten::scaled_dot_product_attention`` (our window attention), so one is registered here:
 ``q @ k^T`` plus ``attn @ v``; nor for the in-place ``aten::addmm_`` (a linear with an adapter accumulates
-into the adapter's output), counted as ``addmm``. Element-wise ops (GELU, softmax, adds) are not counted, as in mmengine.
+into the adapter's output), counted as ``addmm``. Element-wise ops (GELU, softmax, adds) are not counted,
+as in mmengine; a matrix product without a handle is an error, not a silent undercount.
 """
 from typing import Any
 
@@ -11,7 +12,6 @@ import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 from mmengine.analysis.jit_handles import addmm_flop_jit, get_shape
-
 
 # an unsupported traced op whose name holds one of these multiplies matrices: leaving it out undercounts
 MULTIPLY_OP_WORDS = ('mm', 'mv', 'matmul', 'linear', 'conv', 'einsum', 'attention', 'dot')
