@@ -162,7 +162,9 @@ class ShiftWindowMSA(nn.Module):
         mask = None
         if shift:
             x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-            mask = shift_attention_mask((padded_h, padded_w), ws, shift, x.device)
+            # under torch.compile the mask is traced (and constant-folded) instead of looked up in the cache
+            make_mask = shift_attention_mask.__wrapped__ if torch.compiler.is_compiling() else shift_attention_mask
+            mask = make_mask((padded_h, padded_w), ws, shift, x.device)
         windows = window_partition(x, ws).view(batch, -1, ws * ws, channels)
         windows = self.w_msa(windows, mask, adapters)
         x = window_reverse(windows.view(-1, ws, ws, channels), padded_h, padded_w)
