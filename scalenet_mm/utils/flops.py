@@ -6,6 +6,7 @@ handle for ``aten::scaled_dot_product_attention`` (our window attention), so one
 into the adapter's output), counted as ``addmm``. Element-wise ops (GELU, softmax, adds) are not counted,
 as in mmengine; a matrix product without a handle is an error, not a silent undercount.
 """
+import math
 from typing import Any
 
 import torch
@@ -20,10 +21,7 @@ MULTIPLY_OP_WORDS = ('mm', 'mv', 'matmul', 'linear', 'conv', 'einsum', 'attentio
 def sdpa_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
     """``q (..., N, d)``, ``k (..., M, d)``, ``v (..., M, d_v)`` -> ``prod(...) * N * M * (d + d_v)``."""
     q, k, v = (get_shape(inputs[i]) for i in range(3))
-    batch = 1
-    for size in q[:-2]:
-        batch *= size
-    return batch * q[-2] * k[-2] * (q[-1] + v[-1])
+    return math.prod(q[:-2]) * q[-2] * k[-2] * (q[-1] + v[-1])
 
 
 class TensorModeModel(nn.Module):

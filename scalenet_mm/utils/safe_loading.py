@@ -16,6 +16,7 @@ trust, :func:`trust_all_checkpoints` (``--trust-checkpoints`` in our tools) is t
 """
 import os
 import pickle
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -76,7 +77,6 @@ def trust_all_checkpoints() -> None:
     ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``, which also works for mmdet's and mmseg's tools when exported in
     the shell; our tools set it with ``--trust-checkpoints``.
     """
-    import warnings
     os.environ[TRUST_ENV] = '1'
     warnings.warn(f'safe checkpoint loading is OFF ({TRUST_ENV}=1): load only checkpoints you trust',
                   stacklevel=2)
