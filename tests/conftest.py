@@ -46,7 +46,7 @@ def untied_copy(model: ScaleNetSwinTransformer, **kwargs) -> ScaleNetSwinTransfo
         match = re.match(r'stages\.(\d+)\.blocks\.(\d+)\.(.*)', key)
         if match:
             stage, position, rest = int(match[1]), int(match[2]), match[3]
-            block = model.stages[stage].block_of_position[position]
+            block = model.stages[stage].position_block[position]
             state[key] = shared_state[f'stages.{stage}.blocks.{block}.{rest}'].clone()
         elif key.endswith('layer_map'):
             state[key] = value

@@ -6,6 +6,7 @@ import torch
 from conftest import SMALL_ARCH, build, perturb_, untied_copy
 
 from scalenet_mm import ScaleNetSwinTransformer
+from scalenet_mm.models.layers.window_attention import window_geometry
 
 mmdet_swin = pytest.importorskip('mmdet.models.backbones.swin')
 mmseg_swin = pytest.importorskip('mmseg.models.backbones.swin')
@@ -81,10 +82,11 @@ def test_zero_adapters_make_every_position_compute_its_source_block():
     # position by position: each position's output equals its source block run without adapters
     for stage_mod, plain_stage in zip(with_adapters.stages, plain.stages):
         tokens = torch.randn(1, 8 * 9, stage_mod.blocks[0].norm1.normalized_shape[0])
+        geometry = window_geometry((8, 9), stage_mod.window_size, stage_mod.pad_small_map, tokens.device)
         for position in range(stage_mod.depth):
-            block = stage_mod.blocks[stage_mod.block_of_position[position]]
-            a = block(tokens, (8, 9), stage_mod.position_context(position))
-            b = block(tokens, (8, 9), plain_stage.position_context(position))
+            block = stage_mod.blocks[stage_mod.position_block[position]]
+            a = block(tokens, (8, 9), geometry, stage_mod.position_context(position))
+            b = block(tokens, (8, 9), geometry, plain_stage.position_context(position))
             assert torch.equal(a, b)
     with torch.no_grad():
         for a, b in zip(with_adapters.eval()(x), plain.eval()(x)):
@@ -98,9 +100,9 @@ def test_shared_positions_share_storage_and_gradients_sum_over_positions():
     for stage in shared.stages:
         for p in range(stage.depth):
             for q in range(stage.depth):
-                if stage.block_of_position[p] == stage.block_of_position[q]:
-                    a = stage.blocks[stage.block_of_position[p]].ffn.fc1.weight
-                    b = stage.blocks[stage.block_of_position[q]].ffn.fc1.weight
+                if stage.position_block[p] == stage.position_block[q]:
+                    a = stage.blocks[stage.position_block[p]].ffn.fc1.weight
+                    b = stage.blocks[stage.position_block[q]].ffn.fc1.weight
                     assert a.data_ptr() == b.data_ptr()
     untied = untied_copy(shared, **kwargs)
     x = torch.randn(2, 3, 45, 53)
@@ -112,7 +114,7 @@ def test_shared_positions_share_storage_and_gradients_sum_over_positions():
         parts = name.split('.')
         if len(parts) > 3 and parts[0] == 'stages' and parts[2] == 'blocks':
             stage = shared.stages[int(parts[1])]
-            positions = [p for p in range(stage.depth) if stage.block_of_position[p] == int(parts[3])]
+            positions = [p for p in range(stage.depth) if stage.position_block[p] == int(parts[3])]
             expected = sum(untied_params['.'.join(parts[:3] + [str(p)] + parts[4:])].grad for p in positions)
         else:
             expected = untied_params[name].grad

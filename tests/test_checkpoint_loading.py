@@ -3,22 +3,23 @@ import re
 
 import pytest
 import torch
-import torch.nn.functional as F
 from conftest import SMALL_ARCH, build, perturb_
+from mmengine.config import ConfigDict
+from released_layouts import LAYOUTS, random_timm_swin, write_released_file
 
 from scalenet_mm.checkpoint import detect_format, load_pretrained
-from scalenet_mm.checkpoint.convert import timm_to_official
+from scalenet_mm.models.layers.adapters import LowRankAdapter
 
-timm = pytest.importorskip('timm')
 mmdet_swin = pytest.importorskip('mmdet.models.backbones.swin')
 
 WINDOW = 4
+# stage 2 has 6 blocks, so a parity-keeping map can start elsewhere than block 0
+ARCH = dict(embed_dims=16, depths=(2, 2, 6, 2), num_heads=(1, 2, 2, 4))
 
 
 def timm_swin() -> torch.nn.Module:
-    model = timm.create_model('swin_tiny_patch4_window7_224', pretrained=False, img_size=256, window_size=WINDOW,
-                              embed_dim=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), num_classes=10)
-    return perturb_(model).eval()
+    return random_timm_swin('tiny', seed=1, img_size=128, window_size=WINDOW, embed_dim=ARCH['embed_dims'],
+                            depths=ARCH['depths'], num_heads=ARCH['num_heads'], num_classes=10)
 
 
 def mm_swin_state() -> dict:
@@ -27,103 +28,90 @@ def mm_swin_state() -> dict:
     return dict(perturb_(reference).state_dict())
 
 
-def official_state(timm_model) -> dict:
-    """Microsoft's layout: timm's old layout plus the buffers the official code saves."""
-    state = timm_to_official(timm_model.state_dict())
-    for key in [k for k in state if k.endswith('relative_position_bias_table')]:
-        state[key.replace('relative_position_bias_table', 'relative_position_index')] = torch.zeros(
-            WINDOW ** 2, WINDOW ** 2, dtype=torch.long)
-    state['layers.0.blocks.1.attn_mask'] = torch.zeros(64, WINDOW ** 2, WINDOW ** 2)
-    return {'model': state}
-
-
-def checkpoints(tmp_path, timm_model) -> dict[str, str]:
-    """One file per supported layout, all holding the same backbone weights."""
-    mm = mm_swin_state()
-    files = {
-        'timm': {k: v for k, v in timm_model.state_dict().items()},
-        'official': official_state(timm_model),
-        'mmpretrain': {'state_dict': {**{f'backbone.{k}': v for k, v in mm.items() if not re.match(r'norm[012]', k)},
-                                      'head.fc.weight': torch.randn(10, 128), 'head.fc.bias': torch.randn(10)}},
-        'mmdet': {'state_dict': {**{f'backbone.{k}': v for k, v in mm.items()},
-                                 'neck.lateral_convs.0.conv.weight': torch.randn(8, 16, 1, 1)},
-                  'meta': {'epoch': 12}},
-        'mmseg': {'state_dict': {**{f'backbone.{k}': v for k, v in mm.items()},
-                                 'decode_head.conv_seg.weight': torch.randn(150, 8, 1, 1)}},
-    }
-    paths = {}
-    for name, content in files.items():
-        paths[name] = str(tmp_path / f'{name}.pth')
-        torch.save(content, paths[name])
-    return paths
+def mmdet_reference(path: str, depths=ARCH['depths']) -> torch.nn.Module:
+    """mmdet's Swin loading Microsoft's file its own way (``convert_weights=True``)."""
+    model = mmdet_swin.SwinTransformer(embed_dims=ARCH['embed_dims'], depths=depths, num_heads=ARCH['num_heads'],
+                                       window_size=WINDOW, drop_path_rate=0.0, convert_weights=True,
+                                       init_cfg=ConfigDict(type='Pretrained', checkpoint=path))
+    model.init_weights()
+    return model
 
 
 @pytest.fixture(scope='module')
 def timm_model():
-    torch.manual_seed(1)
     return timm_swin()
 
 
-@pytest.mark.parametrize('layout', ['timm', 'official'])
-def test_timm_weights_converted_give_timm_features(tmp_path, timm_model, layout):
-    path = checkpoints(tmp_path, timm_model)[layout]
-    model = build(adapter=None, window_size=WINDOW).eval()
-    report = load_pretrained(model, path)
-    assert report.format == layout
-    assert 'head.weight' in report.skipped or 'head.fc.weight' in report.skipped
-    x = torch.randn(2, 3, 256, 256)
-    with torch.no_grad():
-        ours = model(x)
-        intermediates = timm_model.forward_intermediates(x, intermediates_only=True, norm=False)
-        final = timm_model.forward_features(x)
-    for i, (got, raw) in enumerate(zip(ours, intermediates)):
-        norm = getattr(model, f'norm{i}')
-        expected = F.layer_norm(raw.permute(0, 2, 3, 1), (raw.shape[1],), norm.weight, norm.bias)
-        torch.testing.assert_close(got, expected.permute(0, 3, 1, 2), rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(ours[3], final.permute(0, 3, 1, 2), rtol=1e-4, atol=1e-4)
+# layer map requests, and the source block each position must run, written out (not computed by our code)
+MAPS = {
+    'cyclic': (dict(depth_scale=2), [[0, 1, 0, 1], [0, 1, 0, 1], [0, 1, 2, 3, 4, 5] * 2, [0, 1, 0, 1]]),
+    'interleave/by_position': (dict(depth_scale=2, layer_map='interleave', shift_policy='by_position'),
+                               [[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5], [0, 0, 1, 1]]),
+    'interleave/inherit_source': (dict(depth_scale=2, layer_map='interleave', shift_policy='inherit_source'),
+                                  [[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5], [0, 0, 1, 1]]),
+    'explicit permuted': (dict(layer_map=[[0, 1, 0, 1], [0, 1, 0, 1], [2, 3, 4, 5, 0, 1, 0, 1, 2, 3, 4, 5],
+                                          [0, 1]]),
+                          [[0, 1, 0, 1], [0, 1, 0, 1], [2, 3, 4, 5, 0, 1, 0, 1, 2, 3, 4, 5], [0, 1]]),
+}
 
 
-@pytest.mark.parametrize('layout', ['timm', 'official', 'mmpretrain', 'mmdet', 'mmseg'])
+@pytest.mark.parametrize('layout', LAYOUTS)
+@pytest.mark.parametrize('map_name', list(MAPS))
 @pytest.mark.parametrize('unshare', [False, True])
-def test_every_layout_fills_source_blocks_before_scaling(tmp_path, timm_model, layout, unshare):
-    paths = checkpoints(tmp_path, timm_model)
-    reference = build(adapter=None, window_size=WINDOW)
-    load_pretrained(reference, paths[layout])
-    model = build(depth_scale=2, window_size=WINDOW, unshare=unshare, share_norms=unshare)
-    report = load_pretrained(model, paths[layout])
-    if layout.startswith('mm'):
-        assert layout in report.source
-    source_state = reference.state_dict()
+def test_pretrained_source_runs_where_the_map_says(tmp_path, timm_model, layout, map_name, unshare):
+    request, sources = MAPS[map_name]
+    path = write_released_file(tmp_path / f'{layout}.pth', layout, timm_model)
+    reference = mmdet_reference(write_released_file(tmp_path / 'microsoft.pth', 'microsoft', timm_model))
+    model = build(arch=ARCH, window_size=WINDOW, unshare=unshare, **request,
+                  init_cfg=dict(type='Pretrained', checkpoint=path)).eval()
+    inherit = request.get('shift_policy') == 'inherit_source'
     for s, stage in enumerate(model.stages):
-        for p in range(stage.depth):
-            block = stage.blocks[stage.block_of_position[p]]
-            source = reference.stages[s].blocks[stage.init_block_of_position(p)]
-            for (name, a), b in zip(block.state_dict().items(), source.state_dict().values()):
-                assert torch.equal(a, b), (layout, s, p, name)
-    assert torch.equal(model.patch_embed.projection.weight, source_state['patch_embed.projection.weight'])
-    assert all(re.search(r'\.(adapters|position_norms)\.', k) or 'layer_map' in k or re.match(r'norm[012]\.', k) for k in report.initialised)
-
-
-def test_mmdet_checkpoint_through_init_cfg_reproduces_mmdet(tmp_path, timm_model):
-    path = checkpoints(tmp_path, timm_model)['mmdet']
-    reference = mmdet_swin.SwinTransformer(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4),
-                                           window_size=WINDOW, drop_path_rate=0.0)
-    reference.load_state_dict({k[len('backbone.'):]: v for k, v in torch.load(path)['state_dict'].items()
-                               if k.startswith('backbone.')})
-    reference.eval()
-    model = build(adapter=None, window_size=WINDOW,
-                  init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.')).eval()
-    x = torch.randn(1, 3, 97, 131)
+        assert sorted(set(stage.position_block)) == list(range(len(stage.blocks))) and stage.depth == len(sources[s])
+        for p, g in enumerate(sources[s]):
+            assert stage.plan.shifted[p] == bool((g if inherit else p) % 2), (s, p)
+            ran, source = stage.blocks[stage.position_block[p]], reference.stages[s].blocks[g]
+            for (name, a), b in zip(ran.state_dict().items(), source.state_dict().values()):
+                assert torch.equal(a, b), (s, p, g, name)
+    assert all(torch.equal(m.up.weight, torch.zeros_like(m.up.weight))
+               for m in model.modules() if isinstance(m, LowRankAdapter))
+    if inherit:
+        return  # no plain Swin runs SW-MSA at even positions
+    # the grown model computes a plain deeper mmdet Swin whose block p is a copy of source block g(p)
+    deeper = mmdet_reference(str(tmp_path / 'microsoft.pth'), depths=tuple(len(m) for m in sources))
+    state = dict(reference.state_dict())
+    for key in [k for k in deeper.state_dict() if re.match(r'stages\.\d+\.blocks\.', k)]:
+        s, p, rest = re.match(r'stages\.(\d+)\.blocks\.(\d+)\.(.*)', key).groups()
+        state[key] = reference.state_dict()[f'stages.{s}.blocks.{sources[int(s)][int(p)]}.{rest}']
+    deeper.load_state_dict(state, strict=True)
+    # output norms: ours load the file's (mmdet drops a classification file's final norm), checked here, then shared
+    assert torch.equal(model.norm3.weight, timm_model.norm.weight)
+    for i in range(4):
+        getattr(deeper, f'norm{i}').load_state_dict(getattr(model, f'norm{i}').state_dict())
+    deeper.eval()  # mmdet's train() returns None
+    x = torch.randn(1, 3, 61, 75)
     with torch.no_grad():
-        for a, b in zip(model(x), reference(x)):
+        for a, b in zip(model(x), deeper(x)):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=2e-5)
 
 
+def test_adapters_start_at_zero_after_a_parent_init_cfg(tmp_path, timm_model):
+    from scalenet_mm.registry import MODELS
+    path = write_released_file(tmp_path / 'microsoft.pth', 'microsoft', timm_model)
+    classifier = MODELS.build(dict(
+        type='scalenet_mm.ImageClassifier', num_classes=10, in_channels=128,
+        init_cfg=[dict(type='TruncNormal', layer='Linear', std=0.02)],  # as mmpretrain's Swin classifiers
+        backbone=dict(type='scalenet_mm.ScaleNetSwinTransformer', arch=ARCH, window_size=WINDOW, depth_scale=2,
+                      out_indices=(3, ), init_cfg=dict(type='Pretrained', checkpoint=path))))
+    classifier.init_weights()
+    adapters = [m for m in classifier.backbone.modules() if isinstance(m, LowRankAdapter)]
+    assert adapters and all(torch.count_nonzero(m.up.weight) == 0 for m in adapters)
+
+
 def test_bias_table_of_another_window_is_resized(tmp_path, timm_model):
-    path = checkpoints(tmp_path, timm_model)['mmdet']
-    model = build(adapter=None, window_size=6)
+    path = write_released_file(tmp_path / 'mmdet_model.pth', 'mmdet_model', timm_model)
+    model = build(arch=ARCH, adapter=None, window_size=6)
     report = load_pretrained(model, path)
-    assert len(report.resized) == 8
+    assert len(report.resized) == 12
     assert '(49, 1) -> (121, 1)' in report.resized['stages.0.blocks.0.attn.w_msa.relative_position_bias_table']
     assert 'resized' in report.summary()
 
@@ -207,13 +195,14 @@ def test_convert_tool_writes_mm_keys_that_mmdet_swin_loads(tmp_path, timm_model)
     import subprocess
     import sys
     from pathlib import Path
-    paths = checkpoints(tmp_path, timm_model)
+    path = write_released_file(tmp_path / 'microsoft.pth', 'microsoft', timm_model)
     out = tmp_path / 'converted.pth'
-    result = subprocess.run([sys.executable, 'tools/convert_checkpoint.py', paths['official'], str(out)],
+    result = subprocess.run([sys.executable, 'tools/convert_checkpoint.py', path, str(out)],
                             cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
     assert 'official layout' in result.stdout and 'head.weight' in result.stdout
+    assert 'renamed norm.weight -> norm3.weight' in result.stdout
     state = {k[len('backbone.'):]: v for k, v in torch.load(out)['state_dict'].items()}
-    reference = mmdet_swin.SwinTransformer(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4),
+    reference = mmdet_swin.SwinTransformer(embed_dims=16, depths=ARCH['depths'], num_heads=ARCH['num_heads'],
                                            window_size=WINDOW, out_indices=(3,))
     missing, unexpected = reference.load_state_dict(state, strict=False)
     assert not unexpected and all('relative_position_index' in k for k in missing)

@@ -159,7 +159,7 @@ def test_classifier_checkpoint_feeds_detection_and_segmentation(trained_classifi
     backbone = MODELS.build(backbone_cfg)
     backbone.init_weights()
     shared = backbone.stages[1]
-    assert shared.blocks[0] is shared.blocks[shared.block_of_position[2]]  # sharing intact
+    assert shared.blocks[0] is shared.blocks[shared.position_block[2]]  # sharing intact
     for key, value in classifier_backbone.state_dict().items():
         assert torch.equal(backbone.state_dict()[key], value), key  # adapters and all, loaded strictly
     classifier_backbone.eval()

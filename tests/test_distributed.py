@@ -101,6 +101,6 @@ def test_ddp_keeps_ties_and_sums_shared_gradients_over_positions(process_group):
     for s, stage in enumerate(model.stages):
         for b, block in enumerate(stage.blocks):
             grad = block.ffn.layers[1].weight.grad
-            positions = [p for p, src in enumerate(stage.block_of_position) if src == b]
+            positions = [p for p, src in enumerate(stage.position_block) if src == b]
             expected = sum(reference.stages[s].blocks[p].ffn.layers[1].weight.grad for p in positions)
             torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-7)

@@ -12,7 +12,7 @@ import argparse
 import torch
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.checkpoint.convert import to_mm_backbone
+from scalenet_mm.checkpoint.convert import FINAL_NORM_NOTE, to_mm_backbone
 from scalenet_mm.checkpoint.load import extract_state_dict, read_checkpoint, select_backbone
 from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
 
@@ -27,11 +27,13 @@ def main() -> None:
     args = parser.parse_args()
     apply_trust_argument(args)
     source, state = select_backbone(extract_state_dict(read_checkpoint(args.src)), args.prefix)
-    fmt, converted, skipped = to_mm_backbone(state)
-    torch.save({'state_dict': {f'backbone.{k}': v for k, v in converted.items()},
-                'meta': {'converted_from': args.src, 'source_layout': fmt}}, args.dst)
-    print(f'{args.src}: {source}, {fmt} layout -> {args.dst}: {len(converted)} tensors')
-    for key, why in skipped.items():
+    conversion = to_mm_backbone(state)
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in conversion.state.items()},
+                'meta': {'converted_from': args.src, 'source_layout': conversion.format}}, args.dst)
+    print(f'{args.src}: {source}, {conversion.format} layout -> {args.dst}: {len(conversion.state)} tensors')
+    for key, new_key in conversion.renamed.items():
+        print(f'  renamed {key} -> {new_key}: {FINAL_NORM_NOTE}')
+    for key, why in conversion.skipped.items():
         print(f'  skipped {key}: {why}')
 
 

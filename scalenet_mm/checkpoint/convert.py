@@ -13,13 +13,18 @@ Layouts (after any ``backbone.`` / ``module.`` prefix is removed):
   adapters) is a plain Swin (:func:`is_plain_swin`): a deeper model can grow from it (see ``load.py``).
 
 Conversion to mm keys renames ``layers -> stages``, ``attn. -> attn.w_msa.``, ``mlp.fc1 -> ffn.layers.0.0``,
-``mlp.fc2 -> ffn.layers.1``, ``patch_embed.proj -> patch_embed.projection``, reorders the PatchMerging
-``reduction``/``norm`` channels from the official concat order to ``nn.Unfold``'s order, and maps the
-final ``norm`` to ``norm{last stage}``. Keys with no place in a backbone are returned as skipped, with the
-reason.
+``mlp.fc2 -> ffn.layers.1``, ``patch_embed.proj -> patch_embed.projection``, and reorders the PatchMerging
+``reduction``/``norm`` channels from the official concat order to ``nn.Unfold``'s order.
+
+The single final ``norm`` of a classification checkpoint (Microsoft's and timm's files, and mmseg's released
+``swin_*_20220317-*.pth`` files, which are mmseg's ``swin2mmseg.convert_swin`` of Microsoft's: mm keys but
+still ``norm.*``) normalises the last stage's output, so it becomes ``norm{last stage}`` and is reported as
+renamed. (mmdet and mmseg load such files non-strictly and drop it: their ``norm3`` starts at the identity.)
+Keys with no place in a backbone are returned as skipped, with the reason.
 """
 import re
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Mapping
 
 import torch
@@ -28,6 +33,23 @@ StateDict = Mapping[str, torch.Tensor]
 FORMATS = ('official', 'timm', 'mm', 'scalenet')
 # buffers that the model recomputes: never loaded from a checkpoint
 RECOMPUTED_BUFFERS = ('relative_position_index', 'attn_mask')
+FINAL_NORM_NOTE = 'final norm of a classification checkpoint, applied to the last stage output'
+
+
+@dataclass
+class ConvertedBackbone:
+    """A backbone state dict in mm keys and what the conversion did.
+
+    Attributes:
+        format: the detected layout (one of :data:`FORMATS`).
+        state: mm-keyed tensors.
+        skipped: checkpoint key -> why it has no place in a backbone.
+        renamed: checkpoint key -> mm key, for moves beyond the systematic renaming (the final norm).
+    """
+    format: str
+    state: 'OrderedDict[str, torch.Tensor]'
+    skipped: dict[str, str]
+    renamed: dict[str, str]
 
 
 def detect_format(state_dict: StateDict) -> str:
@@ -72,8 +94,7 @@ def timm_to_official(state_dict: StateDict) -> 'OrderedDict[str, torch.Tensor]':
 
 
 def official_to_mm(state_dict: StateDict) -> tuple['OrderedDict[str, torch.Tensor]', dict[str, str]]:
-    """Official/timm-old keys -> mm backbone keys. Returns ``(converted, {skipped key: reason})``."""
-    num_stages = 1 + max(int(m.group(1)) for k in state_dict if (m := re.match(r'layers\.(\d+)\.', k)))
+    """Official/timm-old keys -> mm backbone keys (final ``norm`` kept). Returns ``(converted, {skipped: why})``."""
     out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     skipped: dict[str, str] = {}
     for key, value in state_dict.items():
@@ -82,9 +103,6 @@ def official_to_mm(state_dict: StateDict) -> tuple['OrderedDict[str, torch.Tenso
             continue
         if key.split('.')[-1] in RECOMPUTED_BUFFERS:
             skipped[key] = 'buffer recomputed by the model'
-            continue
-        if key.startswith('norm.'):
-            out[f'norm{num_stages - 1}.' + key[len('norm.'):]] = value
             continue
         if key.startswith('patch_embed.proj.'):
             out[key.replace('patch_embed.proj.', 'patch_embed.projection.')] = value
@@ -103,8 +121,26 @@ def official_to_mm(state_dict: StateDict) -> tuple['OrderedDict[str, torch.Tenso
     return out, skipped
 
 
-def to_mm_backbone(state_dict: StateDict) -> tuple[str, 'OrderedDict[str, torch.Tensor]', dict[str, str]]:
-    """Detect the layout and convert: ``(format, mm-keyed state dict, {skipped key: reason})``."""
+def final_norm_to_stage_norm(state_dict: StateDict) -> tuple['OrderedDict[str, torch.Tensor]', dict[str, str]]:
+    """mm keys: a classification checkpoint's ``norm.*`` -> ``norm{last stage}.*``. Returns ``(state, renamed)``."""
+    if not any(k.startswith('norm.') for k in state_dict):
+        return OrderedDict(state_dict), {}
+    last = max(int(m.group(1)) for k in state_dict if (m := re.match(r'stages\.(\d+)\.', k)))
+    if any(k.startswith(f'norm{last}.') for k in state_dict):
+        raise ValueError(f"checkpoint has both 'norm.*' and 'norm{last}.*' keys: which one normalises the last stage "
+                         'is ambiguous; remove one of them')
+    out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    renamed: dict[str, str] = {}
+    for key, value in state_dict.items():
+        if key.startswith('norm.'):
+            renamed[key] = f'norm{last}.' + key[len('norm.'):]
+            key = renamed[key]
+        out[key] = value
+    return out, renamed
+
+
+def to_mm_backbone(state_dict: StateDict) -> ConvertedBackbone:
+    """Detect the layout and convert to mm keys, reporting what was skipped and renamed."""
     fmt = detect_format(state_dict)
     if fmt == 'timm':
         converted, skipped = official_to_mm(timm_to_official(state_dict))
@@ -117,7 +153,8 @@ def to_mm_backbone(state_dict: StateDict) -> tuple[str, 'OrderedDict[str, torch.
                 skipped[key] = 'classification head (not part of a backbone)'
             else:
                 converted[key] = value
-    return fmt, converted, skipped
+    converted, renamed = final_norm_to_stage_norm(converted)
+    return ConvertedBackbone(fmt, converted, skipped, renamed)
 
 
 def is_plain_swin(state_dict: StateDict) -> bool:

@@ -42,7 +42,7 @@ def export_plain_swin(model: ScaleNetSwinTransformer) -> 'OrderedDict[str, torch
             out[key] = value.clone()
     for s, stage in enumerate(model.stages):
         for p in range(stage.depth):
-            block_prefix = f'stages.{s}.blocks.{stage.block_of_position[p]}.'
+            block_prefix = f'stages.{s}.blocks.{stage.position_block[p]}.'
             position_prefix = f'stages.{s}.blocks.{p}.'
             for key, value in state.items():
                 if key.startswith(block_prefix):

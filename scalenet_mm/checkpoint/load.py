@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
-from .convert import RECOMPUTED_BUFFERS, is_plain_swin, to_mm_backbone
+from ..models.layers.adapters import LowRankAdapter
+from .convert import FINAL_NORM_NOTE, RECOMPUTED_BUFFERS, is_plain_swin, to_mm_backbone
 
 # keys that a checkpoint of another detector/segmentor/classifier holds beside ``backbone.``
 FAMILY_MARKERS = (('mmseg', ('decode_head.', 'auxiliary_head.')), ('mmdet', ('rpn_head.', 'roi_head.', 'neck.',
@@ -36,6 +37,7 @@ class LoadReport:
     matched: list[str] = field(default_factory=list)
     resized: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)
     initialised: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -45,6 +47,7 @@ class LoadReport:
                  f'{len(self.skipped)} checkpoint keys skipped, {len(self.initialised)} model tensors kept at '
                  'their initialisation']
         lines += [f'  resized {k}: {why}' for k, why in self.resized.items()]
+        lines += [f'  {k} -> {new} ({FINAL_NORM_NOTE}; mmdet/mmseg drop it)' for k, new in self.renamed.items()]
         reasons: dict[str, list[str]] = {}
         for key, why in self.skipped.items():
             reasons.setdefault(why, []).append(key)
@@ -118,7 +121,7 @@ def source_key(model: ScaleNetSwinTransformer, key: str) -> Optional[str]:
     stage, part, index, rest = match.groups()
     if part != 'blocks':
         return None
-    source_block = model.stages[int(stage)].init_block_of_position(int(index))
+    source_block = model.stages[int(stage)].block_source[int(index)]
     return f'stages.{stage}.blocks.{source_block}{rest}'
 
 
@@ -164,12 +167,16 @@ def plan_load(model: ScaleNetSwinTransformer, fmt: str, converted: Mapping[str, 
             else:
                 misshaped.append(f'{key}: checkpoint {tuple(value.shape)} vs model {tuple(current.shape)}')
                 continue
-        if key.endswith('layer_map') and not torch.equal(value, current):
-            misshaped.append(f'{key}: checkpoint map {value.tolist()} vs model map {current.tolist()} (build the '
-                             'model with the depth_scale, layer_map and unshare the checkpoint was trained with)')
+        map_problem = layer_map_mismatch(model, key, value)
+        if map_problem is not None:
+            misshaped.append(f'{key}: {map_problem}')
             continue
         target[key] = value.to(current.dtype)
         report.matched.append(key)
+    for key in [k for k in converted if k not in used and re.match(r'norm\d+\.', k)]:
+        # a stage output the checkpoint normalised but this model does not output (out_indices)
+        report.skipped[key] = f'output norm of a stage not in out_indices={model.out_indices}'
+        used.add(key)
     unexpected = [k for k in converted if k not in used and k.split('.')[-1] not in RECOMPUTED_BUFFERS]
     if missing or misshaped or unexpected:
         parts = []
@@ -193,10 +200,17 @@ def non_finite_keys(state: Mapping[str, torch.Tensor]) -> list[str]:
     return [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
 
 
+def layer_map_mismatch(model: ScaleNetSwinTransformer, key: str, value: torch.Tensor) -> Optional[str]:
+    """Why checkpoint tensor ``key`` (a stage's ``layer_map``) cannot load into ``model``; None otherwise."""
+    match = re.fullmatch(r'stages\.(\d+)\.layer_map', key)
+    return None if match is None else model.stages[int(match.group(1))].layer_map_mismatch(value)
+
+
 def same_layer_maps(model: ScaleNetSwinTransformer, state: Mapping[str, torch.Tensor]) -> bool:
     """Whether the checkpoint's ``stages.{s}.layer_map`` buffers equal the model's maps."""
-    return all(f'stages.{s}.layer_map' in state and state[f'stages.{s}.layer_map'].tolist() ==
-               list(stage.block_of_position) for s, stage in enumerate(model.stages))
+    return all(f'stages.{s}.layer_map' in state and layer_map_mismatch(model, f'stages.{s}.layer_map',
+                                                                       state[f'stages.{s}.layer_map']) is None
+               for s in range(len(model.stages)))
 
 
 def load_pretrained(model: ScaleNetSwinTransformer, checkpoint: str,
@@ -207,14 +221,16 @@ def load_pretrained(model: ScaleNetSwinTransformer, checkpoint: str,
     if not state:
         raise ValueError(f'checkpoint {checkpoint!r} contains no tensors (top-level keys: {list(raw)[:8]})')
     source, backbone_state = select_backbone(state, prefix)
-    fmt, converted, skipped = to_mm_backbone(backbone_state)
+    conversion = to_mm_backbone(backbone_state)
+    fmt, converted, skipped = conversion.format, conversion.state, conversion.skipped
     if fmt == 'scalenet' and is_plain_swin(converted) and not same_layer_maps(model, converted):
         # a plain Swin saved by our backbone (depth 1, or untied): grow the model from it like any mm Swin
         fmt = 'mm'
         for key in [k for k in converted if k.endswith('.layer_map')]:
             del converted[key]
             skipped[key] = 'identity layer map of a plain Swin saved by ScaleNetSwinTransformer'
-    report = LoadReport(checkpoint=str(checkpoint), source=source, format=fmt, skipped=dict(skipped))
+    report = LoadReport(checkpoint=str(checkpoint), source=source, format=fmt, skipped=dict(skipped),
+                        renamed=dict(conversion.renamed))
     non_finite = non_finite_keys(converted)
     if non_finite:
         raise ValueError(f'checkpoint {checkpoint!r} has NaN/Inf values in {len(non_finite)} tensor(s): '
@@ -222,6 +238,10 @@ def load_pretrained(model: ScaleNetSwinTransformer, checkpoint: str,
     target = plan_load(model, fmt, converted, report)
     model.load_state_dict(target, strict=True)
     if fmt != 'scalenet':
+        # the grown model starts as the source network, whatever a parent's init_cfg did to these before
         for stage in model.stages:
             stage.copy_norms_from_blocks()
+        for module in model.modules():
+            if isinstance(module, LowRankAdapter):
+                module.reset_parameters()
     return report

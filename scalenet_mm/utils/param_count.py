@@ -33,7 +33,7 @@ def count_parameters(model: nn.Module) -> dict[str, ParamCount]:
     for stage in model.modules():
         if isinstance(stage, ScaleNetStage):
             for block_index, block in enumerate(stage.blocks):
-                uses = stage.block_of_position.count(block_index)
+                uses = stage.position_block.count(block_index)
                 for param in block.parameters():
                     multiplicity[id(param)] = uses
     counts: dict[str, ParamCount] = {}

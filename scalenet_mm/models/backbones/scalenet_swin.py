@@ -29,6 +29,7 @@ from ..layers.adapters import AdapterConfig, LowRankAdapter, build_position_adap
 from ..layers.layer_map import LayerMapSpec, StagePlan, plan_stages
 from ..layers.patch_layers import PatchEmbed, PatchMerging
 from ..layers.swin_block import PositionContext, SwinBlock
+from ..layers.window_attention import window_geometry
 
 ARCH_ZOO: dict[str, dict[str, Any]] = {
     'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
@@ -57,7 +58,17 @@ def resolve_arch(arch: Union[str, dict]) -> dict[str, Any]:
 
 
 class ScaleNetStage(nn.Module):
-    """One stage: source blocks, the layer map, per-position adapters/norms, and the downsample.
+    """One stage: owned blocks, the layer map, per-position adapters/norms, and the downsample.
+
+    The map is held in exactly two tuples that everything else reads:
+
+    - ``position_block[p]``: the owned block (``blocks.{b}``) that position ``p`` runs;
+    - ``block_source[b]``: the source-model block that initialises owned block ``b`` on a pretrained load.
+
+    Shared (``unshare=False``): owned block ``b`` *is* source block ``b`` (``block_source = 0..d-1``) and
+    ``position_block`` is the layer map. Unshared: every position owns a block (``position_block =
+    0..d'-1``) initialised from its source (``block_source`` is the layer map). The persistent buffer
+    ``layer_map`` stores ``position_block``.
 
     Args:
         plan: the stage's resolved layer map and window modes.
@@ -68,25 +79,27 @@ class ScaleNetStage(nn.Module):
         block_args: arguments of :class:`SwinBlock`.
         downsample: the PatchMerging after the stage, or None.
         with_cp: non-reentrant activation checkpointing per position.
+        pad_small_map: small-map window convention (see :mod:`..layers.window_attention`).
     """
 
     def __init__(self, plan: StagePlan, drop_path_rates: Sequence[float], unshare: bool,
                  adapter: Optional[AdapterConfig], share_norms: bool, block_args: dict[str, Any],
-                 downsample: Optional[PatchMerging], with_cp: bool) -> None:
+                 downsample: Optional[PatchMerging], with_cp: bool, pad_small_map: bool) -> None:
         super().__init__()
         self.plan = plan
         self.unshare = unshare
         self.with_cp = with_cp
+        self.pad_small_map = pad_small_map
+        self.window_size = block_args['window_size']
         self.drop_path_rates = tuple(drop_path_rates)
-        # source block each position runs; with unshare every position owns its block
-        self.block_of_position = tuple(range(plan.depth)) if unshare else plan.layer_map
-        num_blocks = plan.depth if unshare else plan.source_depth
-        self.blocks = nn.ModuleList([SwinBlock(**block_args) for _ in range(num_blocks)])
-        self.register_buffer('layer_map', torch.tensor(self.block_of_position, dtype=torch.long))
+        self.position_block = tuple(range(plan.depth)) if unshare else plan.layer_map
+        self.block_source = plan.layer_map if unshare else tuple(range(plan.source_depth))
+        self.blocks = nn.ModuleList([SwinBlock(**block_args) for _ in self.block_source])
+        self.register_buffer('layer_map', torch.tensor(self.position_block, dtype=torch.long))
         inserted = set(range(plan.depth)) - set(plan.original_positions)
-        embed_dims, hidden = block_args['embed_dims'], block_args['hidden_dims']
+        embed_dims, hidden_dims = block_args['embed_dims'], block_args['hidden_dims']
         self.adapters = nn.ModuleList([
-            build_position_adapters(adapter, embed_dims, hidden / embed_dims)
+            build_position_adapters(adapter, embed_dims, hidden_dims)
             if adapter is not None and (adapter.positions == 'all' or p in inserted) else nn.ModuleDict()
             for p in range(plan.depth)])
         self.position_norms = None if share_norms or unshare else nn.ModuleList([
@@ -98,9 +111,12 @@ class ScaleNetStage(nn.Module):
     def depth(self) -> int:
         return self.plan.depth
 
-    def init_block_of_position(self, position: int) -> int:
-        """Index of the source-checkpoint block that initialises the block run at ``position``."""
-        return self.plan.layer_map[position]
+    def layer_map_mismatch(self, saved_map: torch.Tensor) -> Optional[str]:
+        """Why a checkpoint's ``layer_map`` buffer cannot load into this stage, or None when it equals ours."""
+        if saved_map.tolist() == list(self.position_block):
+            return None
+        return (f'checkpoint map {saved_map.tolist()} vs model map {list(self.position_block)}: build the model with '
+                'the depth_scale, layer_map and unshare the checkpoint was trained with')
 
     def position_context(self, position: int) -> PositionContext:
         """The per-position state handed to the block at ``position``."""
@@ -109,25 +125,27 @@ class ScaleNetStage(nn.Module):
                                adapters=dict(self.adapters[position].items()), norms=norms or None)
 
     def copy_norms_from_blocks(self) -> None:
-        """Set each inserted position's own norms to its source block's norms."""
+        """Set each inserted position's own norms to its block's norms."""
         if self.position_norms is None:
             return
         with torch.no_grad():
             for position, norms in enumerate(self.position_norms):
-                block = self.blocks[self.block_of_position[position]]
+                block = self.blocks[self.position_block[position]]
                 for name in norms:
                     norms[name].load_state_dict(getattr(block, name).state_dict())
 
     def forward(self, x: torch.Tensor, hw_shape: tuple[int, int]
                 ) -> tuple[torch.Tensor, tuple[int, int], torch.Tensor, tuple[int, int]]:
         """``(B, H*W, C)`` -> (downsampled x, its hw, stage output before downsample, its hw)."""
+        # one window layout (and SW-MSA mask) per stage forward, shared by all positions: no global cache
+        geometry = window_geometry(hw_shape, self.window_size, self.pad_small_map, x.device)
         for position in range(self.depth):
-            block = self.blocks[self.block_of_position[position]]
+            block = self.blocks[self.position_block[position]]
             context = self.position_context(position)
             if self.with_cp and x.requires_grad:
-                x = checkpoint.checkpoint(block, x, hw_shape, context, use_reentrant=False)
+                x = checkpoint.checkpoint(block, x, hw_shape, geometry, context, use_reentrant=False)
             else:
-                x = block(x, hw_shape, context)
+                x = block(x, hw_shape, geometry, context)
         if self.downsample is None:
             return x, hw_shape, x, hw_shape
         x_down, down_hw = self.downsample(x, hw_shape)
@@ -137,10 +155,9 @@ class ScaleNetStage(nn.Module):
                               missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
         """Refuse a checkpoint whose layer map differs from this stage's: ties would silently change."""
         key = prefix + 'layer_map'
-        if key in state_dict and state_dict[key].tolist() != list(self.block_of_position):
-            error_msgs.append(f'{key}: checkpoint map {state_dict[key].tolist()} differs from the model map '
-                              f'{list(self.block_of_position)}; build the model with the same depth_scale, '
-                              'layer_map and unshare as the checkpoint')
+        problem = self.layer_map_mismatch(state_dict[key]) if key in state_dict else None
+        if problem is not None:
+            error_msgs.append(f'{key}: {problem}')
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
 
@@ -162,6 +179,12 @@ class ScaleNetSwinTransformer(BaseModule):
         share_norms: positions share their block's LayerNorms; if False, inserted positions own copies.
         trainable: ``'all'``, ``'adapters_norms'`` (shared weights frozen) or ``'adapters'``.
         unshare: build the scaled depth untied (each position its own block).
+        pad_small_map: how a stage whose feature map has a side no larger than ``window_size`` attends.
+            True (default, mmdet/mmseg): pad to a whole window and shift (SW-MSA) anyway. False (Microsoft's
+            Swin, timm, mmpretrain classifiers): the window shrinks to that side and does not shift, so the
+            function equals the official one (e.g. the 7x7 last stage at 224 with window 7) and no padding
+            token is attended to. Use False for classification and tiny inputs, True for parity with
+            mmdet/mmseg in detection and segmentation.
         in_channels, patch_size, window_size, mlp_ratio, qkv_bias, qk_scale, patch_norm, drop_rate,
         attn_drop_rate, drop_path_rate, out_indices, frozen_stages, with_cp, init_cfg: as mmdet's
             ``SwinTransformer``. ``drop_path_rate`` is spread linearly over all *positions*.
@@ -185,6 +208,7 @@ class ScaleNetSwinTransformer(BaseModule):
                  in_channels: int = 3,
                  patch_size: int = 4,
                  window_size: int = 7,
+                 pad_small_map: bool = True,
                  mlp_ratio: float = 4,
                  qkv_bias: bool = True,
                  qk_scale: Optional[float] = None,
@@ -238,7 +262,7 @@ class ScaleNetSwinTransformer(BaseModule):
                               qk_scale=qk_scale, drop_rate=drop_rate, attn_drop_rate=attn_drop_rate)
             downsample = PatchMerging(dims, 2 * dims, patch_norm) if s < num_stages - 1 else None
             self.stages.append(ScaleNetStage(plan, rates[start:start + plan.depth], unshare, adapter_cfg,
-                                             share_norms, block_args, downsample, with_cp))
+                                             share_norms, block_args, downsample, with_cp, pad_small_map))
             start += plan.depth
         for i in self.out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
@@ -347,7 +371,7 @@ class ScaleNetSwinTransformer(BaseModule):
         if parts[2] == 'downsample':
             return before + stage.depth, num_layers
         index = int(parts[3])
-        position = stage.block_of_position.index(index) if parts[2] == 'blocks' else index
+        position = stage.position_block.index(index) if parts[2] == 'blocks' else index
         return before + position + 1, num_layers
 
     # ------------------------------------------------------------------ description

@@ -30,11 +30,6 @@ class AdapterConfig:
     scale: float = 1.0
     positions: str = 'all'
 
-    @property
-    def mergeable(self) -> bool:
-        """True when the adapter is linear and can be folded into the shared weight."""
-        return self.type == 'lora'
-
 
 def parse_adapter_config(adapter: Optional[dict[str, Any]]) -> Optional[AdapterConfig]:
     """Validate the backbone's ``adapter`` argument; ``None`` means sharing without adapters."""
@@ -123,16 +118,20 @@ class LowRankAdapter(nn.Module):
         return self.scale * self.up.weight @ self.down.weight
 
 
-def block_linear_shapes(embed_dims: int, mlp_ratio: float) -> dict[str, tuple[int, int]]:
-    """``(C_in, C_out)`` of every adaptable linear of a Swin block of width ``embed_dims``."""
-    hidden = int(embed_dims * mlp_ratio)
+def linear_with_adapter(x: torch.Tensor, linear: nn.Linear, adapter: Optional[LowRankAdapter]) -> torch.Tensor:
+    """``linear(x)`` plus the position's adapter branch when it has one. ``(..., C_in) -> (..., C_out)``."""
+    return linear(x) if adapter is None else adapter.plus_linear(linear, x)
+
+
+def block_linear_shapes(embed_dims: int, hidden_dims: int) -> dict[str, tuple[int, int]]:
+    """``(C_in, C_out)`` of every adaptable linear of a Swin block of width ``embed_dims`` and MLP ``hidden_dims``."""
     return {'qkv': (embed_dims, 3 * embed_dims), 'proj': (embed_dims, embed_dims),
-            'fc1': (embed_dims, hidden), 'fc2': (hidden, embed_dims)}
+            'fc1': (embed_dims, hidden_dims), 'fc2': (hidden_dims, embed_dims)}
 
 
-def build_position_adapters(config: AdapterConfig, embed_dims: int, mlp_ratio: float) -> nn.ModuleDict:
+def build_position_adapters(config: AdapterConfig, embed_dims: int, hidden_dims: int) -> nn.ModuleDict:
     """The adapters of one position: ``{target: LowRankAdapter}``."""
-    shapes = block_linear_shapes(embed_dims, mlp_ratio)
+    shapes = block_linear_shapes(embed_dims, hidden_dims)
     return nn.ModuleDict({
         target: LowRankAdapter(*shapes[target], config.dim, config.scale, nonlinear=config.type == 'parallel')
         for target in config.targets})

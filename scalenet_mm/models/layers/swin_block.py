@@ -10,10 +10,9 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .adapters import LowRankAdapter
-from .window_attention import ShiftWindowMSA, linear_with_adapter
+from .adapters import LowRankAdapter, linear_with_adapter
+from .window_attention import ShiftWindowMSA, WindowGeometry
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,8 @@ def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
     return x.div(keep) * mask
 
 
-class FFNWeights(nn.Module):
-    """The two MLP linears in mmcv's ``FFN`` layout: ``layers.0.0`` (fc1) and ``layers.1`` (fc2)."""
+class FFN(nn.Module):
+    """The block's MLP in mmcv's ``FFN`` layout: ``layers.0.0`` (fc1), ``layers.0.1`` (GELU), ``layers.1`` (fc2)."""
 
     def __init__(self, embed_dims: int, hidden_dims: int, drop_rate: float) -> None:
         super().__init__()
@@ -60,7 +59,7 @@ class FFNWeights(nn.Module):
 
     def forward(self, x: torch.Tensor, adapters: dict[str, LowRankAdapter]) -> torch.Tensor:
         """``(B, L, C) -> (B, L, C)``: fc1 (+adapter), GELU, dropout, fc2 (+adapter), dropout."""
-        hidden = F.gelu(linear_with_adapter(x, self.fc1, adapters.get('fc1')))
+        hidden = self.layers[0][1](linear_with_adapter(x, self.fc1, adapters.get('fc1')))
         hidden = self.layers[0][2](hidden)
         return self.layers[2](linear_with_adapter(hidden, self.fc2, adapters.get('fc2')))
 
@@ -75,12 +74,16 @@ class SwinBlock(nn.Module):
         self.attn = ShiftWindowMSA(embed_dims, num_heads, window_size, qkv_bias, qk_scale, attn_drop_rate,
                                    drop_rate)
         self.norm2 = nn.LayerNorm(embed_dims)
-        self.ffn = FFNWeights(embed_dims, hidden_dims, drop_rate)
+        self.ffn = FFN(embed_dims, hidden_dims, drop_rate)
 
-    def forward(self, x: torch.Tensor, hw_shape: tuple[int, int], position: PositionContext) -> torch.Tensor:
-        """``(B, H*W, C) -> (B, H*W, C)`` as run at ``position``."""
-        norm1 = position.norms['norm1'] if position.norms is not None else self.norm1
-        norm2 = position.norms['norm2'] if position.norms is not None else self.norm2
-        x = x + drop_path(self.attn(norm1(x), hw_shape, position.shifted, position.adapters),
-                          position.drop_path_rate, self.training)
-        return x + drop_path(self.ffn(norm2(x), position.adapters), position.drop_path_rate, self.training)
+    def forward(self, x: torch.Tensor, hw_shape: tuple[int, int], geometry: WindowGeometry,
+                context: PositionContext) -> torch.Tensor:
+        """``(B, H*W, C) -> (B, H*W, C)`` as run at the position ``context`` describes.
+
+        ``geometry``: the stage's window layout for ``hw_shape`` (computed once per stage forward).
+        """
+        norm1 = context.norms['norm1'] if context.norms is not None else self.norm1
+        norm2 = context.norms['norm2'] if context.norms is not None else self.norm2
+        x = x + drop_path(self.attn(norm1(x), hw_shape, geometry, context.shifted, context.adapters),
+                          context.drop_path_rate, self.training)
+        return x + drop_path(self.ffn(norm2(x), context.adapters), context.drop_path_rate, self.training)
