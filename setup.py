@@ -23,7 +23,9 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['scalenet_mm', 'scalenet_mm.*']),
     python_requires='>=3.10,<3.13',
-    install_requires=['torch>=2.1', 'mmengine>=0.10.7,<0.11'],
+    # torch 2.6: safe-loading allow-list entries as (object, 'module.name') pairs, used at import; the suite runs
+    # on torch 2.14.1
+    install_requires=['torch>=2.6', 'mmengine>=0.10.7,<0.11'],
     extras_require={
         'all': ['mmdet==3.3.0', 'mmsegmentation==1.2.2', 'timm>=1.0', 'pycocotools>=2.0.7', 'ftfy', 'regex'],
     },

@@ -10,7 +10,7 @@ model = dict(
     type='scalenet_mm.ImageClassifier',
     backbone=dict(type='scalenet_mm.ScaleNetSwinTransformer',
                   arch=dict(embed_dims=48, depths=(2, 2, 2, 2), num_heads=(2, 4, 8, 16)), patch_size=2,
-                  window_size=4, depth_scale=2, drop_path_rate=0.1, out_indices=(3, ),
+                  window_size=4, pad_small_map=False, depth_scale=2, drop_path_rate=0.1, out_indices=(3, ),
                   adapter=dict(type='parallel', targets=('fc1', 'fc2'), dim=8)),
     num_classes=5,
     in_channels=384,

@@ -12,7 +12,9 @@ model = dict(
     type='scalenet_mm.ImageClassifier',
     backbone=dict(type='scalenet_mm.ScaleNetSwinTransformer',
                   arch=dict(embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8)), patch_size=4,
-                  window_size=4, depth_scale=1, adapter=None, drop_path_rate=0.1, out_indices=(3, )),
+                  window_size=4, depth_scale=1, adapter=None, drop_path_rate=0.1, out_indices=(3, ),
+                  # maps of 8, 4, 2, 1: windows shrink to small maps instead of padding them (no padding sinks)
+                  pad_small_map=False),
     num_classes=10,
     in_channels=256,
     label_smoothing=0.1)

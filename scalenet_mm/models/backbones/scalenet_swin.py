@@ -19,6 +19,7 @@ from typing import Any, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torch.utils.checkpoint as checkpoint
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
@@ -30,31 +31,9 @@ from ..layers.layer_map import LayerMapSpec, StagePlan, plan_stages
 from ..layers.patch_layers import PatchEmbed, PatchMerging
 from ..layers.swin_block import PositionContext, SwinBlock
 from ..layers.window_attention import window_geometry
+from .swin_arguments import check_layer_configs, check_strides, resolve_arch, resolve_init_cfg, to_2tuple
 
-ARCH_ZOO: dict[str, dict[str, Any]] = {
-    'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
-    'small': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
-    'base': dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
-    'large': dict(embed_dims=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48)),
-}
-ARCH_ALIASES = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large'}
 TRAINABLE_POLICIES = ('all', 'adapters_norms', 'adapters')
-
-
-def resolve_arch(arch: Union[str, dict]) -> dict[str, Any]:
-    """``{'embed_dims', 'depths', 'num_heads'}`` from a zoo name/alias or a dict."""
-    if isinstance(arch, str):
-        name = ARCH_ALIASES.get(arch.lower(), arch.lower())
-        if name not in ARCH_ZOO:
-            raise ValueError(f'arch={arch!r} is not known; use one of {sorted(ARCH_ZOO)} (aliases '
-                             f'{sorted(ARCH_ALIASES)}) or a dict with embed_dims, depths, num_heads')
-        return dict(ARCH_ZOO[name])
-    if not isinstance(arch, dict) or set(arch) != {'embed_dims', 'depths', 'num_heads'}:
-        raise ValueError(f'arch={arch!r} must be a zoo name or a dict with exactly the keys embed_dims, depths, '
-                         'num_heads')
-    if len(arch['depths']) != len(arch['num_heads']):
-        raise ValueError(f'arch depths {arch["depths"]} and num_heads {arch["num_heads"]} differ in length')
-    return dict(embed_dims=arch['embed_dims'], depths=tuple(arch['depths']), num_heads=tuple(arch['num_heads']))
 
 
 class ScaleNetStage(nn.Module):
@@ -168,7 +147,8 @@ class ScaleNetSwinTransformer(BaseModule):
 
     Args:
         arch: ``'tiny'|'small'|'base'|'large'`` (aliases ``t|s|b|l``) or a dict with ``embed_dims``,
-            ``depths``, ``num_heads``.
+            ``depths``, ``num_heads``; or leave it None and give those three as mmdet does (default
+            Swin-T). Giving both is refused.
         depth_scale: a number or one per stage (``2``: Swin-T ``(2,2,6,2) -> (4,4,12,4)``); default 1.
         scaled_depths: target depth per stage, instead of ``depth_scale``.
         layer_map: ``'cyclic'``, ``'interleave'`` or a per-stage list of source indices.
@@ -185,18 +165,28 @@ class ScaleNetSwinTransformer(BaseModule):
             function equals the official one (e.g. the 7x7 last stage at 224 with window 7) and no padding
             token is attended to. Use False for classification and tiny inputs, True for parity with
             mmdet/mmseg in detection and segmentation.
-        in_channels, patch_size, window_size, mlp_ratio, qkv_bias, qk_scale, patch_norm, drop_rate,
-        attn_drop_rate, drop_path_rate, out_indices, frozen_stages, with_cp, init_cfg: as mmdet's
-            ``SwinTransformer``. ``drop_path_rate`` is spread linearly over all *positions*.
-            ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None)`` loads any supported Swin
-            checkpoint strictly (see :func:`scalenet_mm.checkpoint.load_pretrained`).
+        embed_dims, depths, num_heads, pretrain_img_size, in_channels, patch_size, strides, window_size,
+        mlp_ratio, qkv_bias, qk_scale, patch_norm, drop_rate, attn_drop_rate, drop_path_rate,
+        use_abs_pos_embed, norm_cfg, act_cfg, out_indices, frozen_stages, with_cp, pretrained, init_cfg:
+            as mmdet's/mmseg's ``SwinTransformer``. ``drop_path_rate`` is spread linearly over all
+            *positions*. ``strides`` must be ``(patch_size, 2, 2, ...)``, ``norm_cfg`` LayerNorm and
+            ``act_cfg`` GELU (the only ones a Swin checkpoint fits); others are refused. The absolute
+            position embedding (``absolute_pos_embed``, ``(1, N, C)`` for ``pretrain_img_size``) is
+            resized bicubically for other input sizes, where mmdet's would fail.
+            ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=None)`` (or ``pretrained=<path>``)
+            loads any supported Swin checkpoint strictly (see :func:`scalenet_mm.checkpoint.load_pretrained`).
+        convert_weights: mmdet's switch for Microsoft's key layout. Accepted for compatibility; every
+            supported layout is detected from the keys, so both values load the same files.
+
+    Unlike mmdet's, the patch embedding, patch merging and drop-path are re-implemented with torch only
+    (same keys and numerics), so the backbone builds without compiled mmcv.
 
     Inputs ``(B, in_channels, H, W)``; outputs a tuple of ``(B, C_i, ceil(H/(p*2^i)), ceil(W/(p*2^i)))`` for
     ``i`` in ``out_indices``.
     """
 
     def __init__(self,
-                 arch: Union[str, dict] = 'tiny',
+                 arch: Optional[Union[str, dict]] = None,
                  depth_scale: Optional[Union[float, Sequence[float]]] = None,
                  scaled_depths: Optional[Sequence[int]] = None,
                  layer_map: LayerMapSpec = 'cyclic',
@@ -205,10 +195,15 @@ class ScaleNetSwinTransformer(BaseModule):
                  share_norms: bool = True,
                  trainable: str = 'all',
                  unshare: bool = False,
+                 pad_small_map: bool = True,
+                 embed_dims: Optional[int] = None,
+                 depths: Optional[Sequence[int]] = None,
+                 num_heads: Optional[Sequence[int]] = None,
+                 pretrain_img_size: Union[int, Sequence[int]] = 224,
                  in_channels: int = 3,
                  patch_size: int = 4,
+                 strides: Optional[Sequence[int]] = None,
                  window_size: int = 7,
-                 pad_small_map: bool = True,
                  mlp_ratio: float = 4,
                  qkv_bias: bool = True,
                  qk_scale: Optional[float] = None,
@@ -216,15 +211,26 @@ class ScaleNetSwinTransformer(BaseModule):
                  drop_rate: float = 0.0,
                  attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.1,
+                 use_abs_pos_embed: bool = False,
+                 norm_cfg: Optional[dict] = dict(type='LN'),
+                 act_cfg: Optional[dict] = dict(type='GELU'),
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  with_cp: bool = False,
+                 convert_weights: bool = False,
+                 pretrained: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         # validate the whole request before building anything
-        arch_cfg = resolve_arch(arch)
+        arch_cfg = resolve_arch(arch, embed_dims, depths, num_heads)
         plans = plan_stages(arch_cfg['depths'], depth_scale, scaled_depths, layer_map, shift_policy)
         adapter_cfg = parse_adapter_config(adapter)
         num_stages = len(plans)
+        check_strides(strides, patch_size, num_stages)
+        check_layer_configs(norm_cfg, act_cfg)
+        init_cfg = resolve_init_cfg(init_cfg, pretrained)
+        pretrain_grid = tuple(side // patch_size for side in to_2tuple(pretrain_img_size, 'pretrain_img_size'))
+        if not isinstance(convert_weights, bool):
+            raise ValueError(f'convert_weights={convert_weights!r} must be True or False')
         if trainable not in TRAINABLE_POLICIES:
             raise ValueError(f'trainable={trainable!r} is not known; use one of {TRAINABLE_POLICIES}')
         if trainable == 'adapters' and adapter_cfg is None:
@@ -234,9 +240,6 @@ class ScaleNetSwinTransformer(BaseModule):
             raise ValueError(f'out_indices={tuple(out_indices)} must be distinct stage indices in 0..{num_stages - 1}')
         if not -1 <= frozen_stages <= num_stages:
             raise ValueError(f'frozen_stages={frozen_stages} must be in -1..{num_stages}')
-        if init_cfg is not None and init_cfg.get('type') != 'Pretrained':
-            raise ValueError(f"init_cfg={init_cfg!r}: only dict(type='Pretrained', checkpoint=..., prefix=...) is "
-                             'supported; leave init_cfg=None for random initialisation')
         super().__init__(init_cfg=init_cfg)
 
         self.arch = arch_cfg
@@ -250,6 +253,9 @@ class ScaleNetSwinTransformer(BaseModule):
         self.num_features = [embed_dims * 2 ** i for i in range(num_stages)]
 
         self.patch_embed = PatchEmbed(in_channels, embed_dims, patch_size, patch_norm)
+        self.pretrain_grid = pretrain_grid
+        self.absolute_pos_embed = nn.Parameter(torch.zeros(1, pretrain_grid[0] * pretrain_grid[1], embed_dims)) \
+            if use_abs_pos_embed else None
         self.drop_after_pos = nn.Dropout(p=drop_rate)
         total_positions = sum(plan.depth for plan in plans)
         rates = torch.linspace(0, drop_path_rate, total_positions).tolist()
@@ -285,6 +291,8 @@ class ScaleNetSwinTransformer(BaseModule):
             module.eval()
             for param in module.parameters():
                 param.requires_grad = False
+        if self.frozen_stages >= 0 and self.absolute_pos_embed is not None:
+            self.absolute_pos_embed.requires_grad = False
 
     def frozen_modules(self) -> list[nn.Module]:
         """Modules frozen by ``frozen_stages`` (mmdet semantics: patch embed, then stages and their norms)."""
@@ -328,6 +336,8 @@ class ScaleNetSwinTransformer(BaseModule):
         for stage in self.stages:
             for block in stage.blocks:
                 trunc_normal_(block.attn.w_msa.relative_position_bias_table, std=0.02)
+        if self.absolute_pos_embed is not None:
+            trunc_normal_(self.absolute_pos_embed, std=0.02)
         # adapters last: the Linear pass above must not leave a non-zero ``up``
         for module in self.modules():
             if isinstance(module, LowRankAdapter):
@@ -339,6 +349,8 @@ class ScaleNetSwinTransformer(BaseModule):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """``(B, C_in, H, W)`` -> tuple of ``(B, C_i, H_i, W_i)`` for ``i`` in ``out_indices``."""
         x, hw_shape = self.patch_embed(x)
+        if self.absolute_pos_embed is not None:
+            x = x + self.position_embedding(hw_shape)
         x = self.drop_after_pos(x)
         outs = []
         for i, stage in enumerate(self.stages):
@@ -347,6 +359,15 @@ class ScaleNetSwinTransformer(BaseModule):
                 out = getattr(self, f'norm{i}')(out)
                 outs.append(out.view(-1, *out_hw, self.num_features[i]).permute(0, 3, 1, 2).contiguous())
         return tuple(outs)
+
+    def position_embedding(self, hw_shape: tuple[int, int]) -> torch.Tensor:
+        """``(1, H*W, C)``: ``absolute_pos_embed`` as is for the pretraining grid, else resized bicubically."""
+        embed = self.absolute_pos_embed
+        if tuple(hw_shape) == self.pretrain_grid:
+            return embed
+        grid = embed.view(1, *self.pretrain_grid, -1).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, size=hw_shape, mode='bicubic', align_corners=False)
+        return grid.flatten(2).transpose(1, 2)
 
     # ------------------------------------------------------------------ layer-wise lr decay
     def get_layer_depth(self, param_name: str, prefix: str = '') -> tuple[int, int]:
@@ -361,7 +382,7 @@ class ScaleNetSwinTransformer(BaseModule):
             return num_layers - 1, num_layers
         name = param_name[len(prefix):]
         parts = name.split('.')
-        if parts[0] == 'patch_embed':
+        if parts[0] in ('patch_embed', 'absolute_pos_embed'):
             return 0, num_layers
         if parts[0] != 'stages':
             return num_layers - 1, num_layers

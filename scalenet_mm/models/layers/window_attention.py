@@ -77,8 +77,8 @@ def shift_attention_mask(padded_hw: tuple[int, int], window: tuple[int, int], sh
             img_mask[:, h, w, :] = region
             region += 1
     mask_windows = window_partition(img_mask, window).view(-1, window[0] * window[1])
-    mask = mask_windows.unsqueeze(1) - mask_windows.unsqueeze(2)
-    return mask.masked_fill(mask != 0, SHIFT_MASK_VALUE).masked_fill(mask == 0, 0.0)
+    # one pass: (region differs) * -100 (mmdet's masked_fill pair gives the same values at 4x the memory traffic)
+    return (mask_windows.unsqueeze(1) != mask_windows.unsqueeze(2)).float().mul_(SHIFT_MASK_VALUE)
 
 
 def window_partition(x: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:

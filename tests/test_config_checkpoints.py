@@ -1,0 +1,69 @@
+"""Every config under ``configs/scalenet/`` that names a pretrained file loads a file laid out as that file is.
+
+The layout (and arch) of each referenced file is read off its address; a random file of that layout is
+written with the converters timm and mmseg ship (``released_layouts.py``) and the config's own model
+(backbone, and the classifier's head where the config starts it from the file) loads it strictly.
+"""
+import re
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+from released_layouts import random_timm_swin, write_released_file
+
+from scalenet_mm.checkpoint import load_pretrained
+from scalenet_mm.registry import MODELS
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'scalenet'
+# address pattern -> (layout, format our loader detects); group 1 is the arch
+RELEASED_FILES = {
+    r'https://github\.com/SwinTransformer/storage/releases/download/v1\.0\.0/swin_(tiny|small|base)_patch4_window7_224\.pth':
+        ('microsoft', 'official'),
+    r'https://download\.openmmlab\.com/mmsegmentation/v0\.5/pretrain/swin/swin_(tiny|small|base)_patch4_window7_224_2022'
+    r'0317-[0-9a-f]{8}\.pth': ('mmseg', 'mm'),
+}
+
+
+def released_file(address: str) -> tuple[str, str, str]:
+    """``(arch, layout, detected format)`` of a released checkpoint address; fails for an unknown address."""
+    for pattern, (layout, fmt) in RELEASED_FILES.items():
+        match = re.fullmatch(pattern, address)
+        if match:
+            return match.group(1), layout, fmt
+    raise AssertionError(f'{address} is not a known released Swin file: add its layout to RELEASED_FILES')
+
+
+@pytest.fixture(scope='module')
+def timm_models():
+    cache = {}
+
+    def get(arch: str):
+        if arch not in cache:
+            cache[arch] = random_timm_swin(arch)
+        return cache[arch]
+    return get
+
+
+@pytest.mark.parametrize('config', sorted(CONFIG_DIR.glob('*.py')), ids=lambda p: p.stem)
+def test_config_loads_a_file_of_its_pretrained_layout(tmp_path, timm_models, config):
+    cfg = Config.fromfile(str(config))
+    backbone = cfg.model.backbone
+    init_cfg = backbone.get('init_cfg')
+    if init_cfg is None:
+        pytest.skip('trains from scratch: names no pretrained file')
+    address = init_cfg.checkpoint
+    arch, layout, fmt = released_file(address)
+    assert backbone.arch == arch, f'{config.name}: arch {backbone.arch!r} loads a swin_{arch} file'
+    local = write_released_file(tmp_path / Path(address).name, layout, timm_models(arch))
+    backbone.init_cfg.checkpoint = local
+    model = MODELS.build(backbone)
+    report = load_pretrained(model, local, prefix=init_cfg.get('prefix'))
+    assert report.format == fmt
+    head_init = cfg.model.get('head_init')
+    if head_init is not None:  # a classifier that continues from the file's 1000-class head
+        assert head_init.checkpoint == address
+        cfg.model.head_init.checkpoint = local
+        cfg.model.backbone = backbone
+        classifier = MODELS.build(cfg.model)
+        classifier.init_weights()
+        assert classifier.head.weight.equal(timm_models(arch).head.fc.weight)
