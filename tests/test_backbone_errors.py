@@ -29,6 +29,22 @@ from scalenet_mm import ScaleNetSwinTransformer
     (dict(out_indices=(0, 4)), 'out_indices=(0, 4)'),
     (dict(frozen_stages=7), 'frozen_stages=7'),
     (dict(init_cfg=dict(type='Kaiming')), 'only dict(type=\'Pretrained\''),
+    (dict(init_cfg=dict(type='Pretrained', checkpoint='a.pth', map_location='cuda')), 'only dict(type=\'Pretrained\''),
+    # mmdet/mmseg SwinTransformer arguments: contradictions and what a Swin checkpoint cannot fit
+    (dict(arch='tiny', embed_dims=96), "give either arch='tiny' or mmdet-style ['embed_dims']"),
+    (dict(arch='small', depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)), "mmdet-style ['depths', 'num_heads']"),
+    (dict(depths=(2, 2, 6), num_heads=(3, 6, 12, 24)), 'differ in length'),
+    (dict(strides=(4, 2, 2, 1)), 'strides=(4, 2, 2, 1) cannot be honoured'),
+    (dict(patch_size=4, strides=(2, 2, 2, 2)), 'must be (4, 2, 2, 2) for 4 stages'),
+    (dict(norm_cfg=dict(type='BN')), "norm_cfg={'type': 'BN'} cannot be honoured"),
+    (dict(norm_cfg=dict(type='LN', eps=1e-6)), 'LayerNorm (eps 1e-5)'),
+    (dict(norm_cfg=dict(type='LN', requires_grad=False)), 'freeze with frozen_stages'),
+    (dict(act_cfg=dict(type='ReLU')), "act_cfg={'type': 'ReLU'} cannot be honoured"),
+    (dict(act_cfg=dict(type='GELU', approximate='tanh')), 'exact GELU'),
+    (dict(pretrained='a.pth', init_cfg=dict(type='Pretrained', checkpoint='b.pth')), 'cannot be given together'),
+    (dict(pretrained=3), 'must be a checkpoint path'),
+    (dict(pretrain_img_size=(224, 224, 3)), 'pretrain_img_size=(224, 224, 3) must be'),
+    (dict(convert_weights='yes'), "convert_weights='yes' must be True or False"),
 ])
 def test_bad_request_raises_with_a_useful_message(kwargs, message):
     with pytest.raises(ValueError) as info:
@@ -62,3 +78,31 @@ def test_adapter_positions_and_per_position_norms():
     assert [len(n) for n in stage.position_norms] == [0, 0, 2, 2]
     model.init_weights()
     assert (stage.position_norms[2]['norm1'].weight == stage.blocks[0].norm1.weight).all()
+
+
+def test_mmdet_style_arguments_mean_what_they_mean_in_mmdet():
+    from mmdet.models.backbones import SwinTransformer
+    kwargs = dict(embed_dims=32, depths=(2, 4), num_heads=(2, 4), window_size=4, strides=(4, 2), mlp_ratio=3,
+                  out_indices=(1, ), norm_cfg=dict(type='LN', requires_grad=True), act_cfg=dict(type='GELU'),
+                  pretrain_img_size=64, convert_weights=True, frozen_stages=1)
+    ours, reference = ScaleNetSwinTransformer(**kwargs), SwinTransformer(**kwargs)
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items() if 'layer_map' not in k
+            and '.adapters.' not in k} == {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+    reference.train()  # mmdet freezes frozen_stages only here; ours at build time already
+    frozen = {n for n, p in ours.named_parameters() if not p.requires_grad}
+    assert {n for n in frozen if '.adapters.' not in n} == {n for n, p in reference.named_parameters()
+                                                            if not p.requires_grad}
+    assert all(n.startswith('stages.0.') for n in frozen if '.adapters.' in n)  # a frozen stage's adapters too
+    assert ScaleNetSwinTransformer().arch == ScaleNetSwinTransformer(arch='tiny').arch  # mmdet's default: Swin-T
+
+
+def test_deprecated_pretrained_path_loads_like_init_cfg(tmp_path):
+    import torch
+    from conftest import perturb_
+    source = perturb_(ScaleNetSwinTransformer(arch=SMALL_ARCH, window_size=4, adapter=None))
+    path = str(tmp_path / 'swin.pth')
+    torch.save(source.state_dict(), path)
+    model = ScaleNetSwinTransformer(arch=SMALL_ARCH, window_size=4, adapter=None, pretrained=path)
+    assert model.init_cfg == dict(type='Pretrained', checkpoint=path)
+    model.init_weights()
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in model.state_dict().items())

@@ -147,3 +147,23 @@ def test_adapter_plus_linear_equals_linear_plus_branch_in_value_and_gradients():
         grad = torch.randn_like(expected)
         for got, want in zip(torch.autograd.grad(fused, weights, grad), torch.autograd.grad(expected, weights, grad)):
             torch.testing.assert_close(got, want)
+
+
+def test_absolute_position_embedding_as_mmdet_and_resized_for_other_sizes():
+    kwargs = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), window_size=4, pretrain_img_size=64,
+                  use_abs_pos_embed=True, drop_path_rate=0.0)
+    reference = perturb_(mm_swin(mmdet_swin, **{k: v for k, v in kwargs.items() if k != 'drop_path_rate'}))
+    reference.eval()
+    ours = ScaleNetSwinTransformer(adapter=None, **kwargs).eval()
+    state = dict(reference.state_dict(), **{k: v for k, v in ours.state_dict().items() if k.endswith('layer_map')})
+    ours.load_state_dict(state, strict=True)
+    assert ours.absolute_pos_embed.shape == (1, 16 * 16, 16)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        for g, e in zip(ours(x), reference(x)):
+            torch.testing.assert_close(g, e, rtol=1e-5, atol=2e-5)
+        larger = torch.randn(1, 3, 96, 128)
+        with pytest.raises(RuntimeError):
+            reference(larger)  # mmdet adds the 16x16 embedding as is
+        assert [o.shape[-2:] for o in ours(larger)] == [(24, 32), (12, 16), (6, 8), (3, 4)]
+    assert ours.get_layer_depth('absolute_pos_embed')[0] == 0

@@ -131,3 +131,15 @@ def test_shipped_backbone_equals_the_reference_and_grows(tmp_path, name, backbon
     with torch.no_grad():
         outs = grown.eval()(x)
     assert [o.shape for o in outs] == [e.shape for e in expected]
+
+
+def test_the_readme_drop_in_recipe_builds(tmp_path):
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / 'README.md').read_text()
+    recipe = re.search(r"```python\n(_base_ = \['mmdet::swin/.*?)```", readme, flags=re.S).group(1)
+    path = tmp_path / 'recipe.py'
+    path.write_text(recipe)
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(path))
+    model = build_model(cfg)
+    assert isinstance(model.backbone, ScaleNetSwinTransformer) and model.backbone.scaled_depths == (4, 4, 12, 4)
