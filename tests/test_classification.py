@@ -134,28 +134,37 @@ def test_predict_needs_no_labels_and_loss_names_the_missing_ones(trained_classif
 
 
 def test_configs_build():
-    for name in ('swin-t_8xb128-300e_in1k', 'scalenet-swin-t-d2x_8xb128-100e_in1k', 'swin-t-d2x-scratch_8xb128-300e_in1k'):
-        cfg = Config.fromfile(str(REPO / 'configs' / 'scalenet' / f'{name}.py'))
+    configs = sorted((REPO / 'configs' / 'scalenet').glob('*_in1k.py'))
+    assert len(configs) == 6
+    for config in configs:
+        cfg = Config.fromfile(str(config))
         cfg.model.backbone.init_cfg = None
+        cfg.model.head_init = None
         with DefaultScope.overwrite_default_scope('scalenet_mm'):
             model = MODELS.build(cfg.model)
         assert model.head.out_features == 1000 and model.mixup is not None
         assert cfg.auto_scale_lr.base_batch_size == 1024 and cfg.optim_wrapper.optimizer.lr == 1e-3
-        if 'scalenet' in name:
-            assert model.backbone.scaled_depths == (4, 4, 12, 4) and model.backbone.trainable == 'adapters_norms'
-            assert cfg.train_cfg.max_epochs == 100
+        assert not model.backbone.stages[3].pad_small_map  # the official small-map windows
+        assert cfg.train_cfg.max_epochs == (100 if 'in1k-pre' in config.stem else 300)
+        if 'd2x' in config.stem:
+            assert model.backbone.scaled_depths == (4, 4, 12, 4)
+        if 'scalenet' in config.stem:
+            assert model.backbone.trainable == 'adapters_norms'
 
 
 @pytest.mark.parametrize('task_config', [
-    'mask-rcnn_scalenet-swin-t-d2x_fpn_1x_coco.py', 'upernet_scalenet-swin-t-d2x_8xb2-160k_ade20k-512x512.py'])
+    'mask-rcnn_scalenet-swin-t-d2x-in1k-pre_fpn_1x_coco.py',
+    'upernet_scalenet-swin-t-d2x-in1k-pre_8xb2-160k_ade20k-512x512.py'])
 def test_classifier_checkpoint_feeds_detection_and_segmentation(trained_classifier, task_config):
     runner, checkpoint = trained_classifier
     classifier_backbone = runner.model.backbone
     cfg = Config.fromfile(str(REPO / 'configs' / 'scalenet' / task_config))
     backbone_cfg = dict(cfg.model.backbone)
-    backbone_cfg.update(arch=dict(classifier_backbone.arch), patch_size=2, window_size=4, adapter=dict(
-        type='parallel', targets=('fc1', 'fc2'), dim=8), init_cfg=dict(type='Pretrained', checkpoint=str(checkpoint),
-                                                                     prefix='backbone.'))
+    # same small-map windows as the classifier: at 32x32 the last stages are smaller than the window, where
+    # detection's convention (pad and shift) would compute another function from the same weights
+    backbone_cfg.update(arch=dict(classifier_backbone.arch), patch_size=2, window_size=4, pad_small_map=False,
+                        adapter=dict(type='parallel', targets=('fc1', 'fc2'), dim=8),
+                        init_cfg=dict(type='Pretrained', checkpoint=str(checkpoint), prefix='backbone.'))
     backbone = MODELS.build(backbone_cfg)
     backbone.init_weights()
     shared = backbone.stages[1]

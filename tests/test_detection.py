@@ -77,10 +77,12 @@ def test_every_leaf_config_builds_and_computes_a_loss(config):
     name = config.stem
     if 'scratch' in name or 'stack' in name:
         assert model.backbone.unshare and model.backbone.adapter_cfg is None
-    if 'scalenet' in name and 'noadapter' not in name:
+    if 'frozen' in name:  # the parameter-efficient recipe, named so
         assert model.backbone.trainable == 'adapters_norms'
         assert not model.backbone.stages[0].blocks[0].ffn.fc1.weight.requires_grad
         assert model.roi_head.bbox_head.fc_cls.weight.requires_grad
+    elif 'scalenet' in name:  # full fine-tuning is the default downstream
+        assert model.backbone.trainable == 'all' and model.backbone.adapter_cfg is not None
 
 
 def demo_cfg(work_dir: Path, **backbone) -> Config:

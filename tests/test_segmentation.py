@@ -91,8 +91,10 @@ def test_every_leaf_config_builds_and_computes_a_loss(config):
         assert backbone.unshare and backbone.adapter_cfg is None
     if 'd2x' in name:
         assert backbone.scaled_depths in ((4, 4, 12, 4), (4, 4, 36, 4))
-    if 'scalenet' in name and 'noadapter' not in name:
+    if 'frozen' in name:  # the parameter-efficient recipe, named so
         assert backbone.trainable == 'adapters_norms' and backbone.adapter_cfg is not None
+    elif 'scalenet' in name:  # full fine-tuning is the default downstream
+        assert backbone.trainable == 'all' and backbone.adapter_cfg is not None
 
 
 @pytest.mark.parametrize('backbone', [dict(), dict(unshare=True, adapter=None)], ids=['scalenet-2x', 'untied-2x'])

@@ -3,11 +3,12 @@
 A *source* checkpoint (official, timm, mmpretrain, mmdet, mmseg Swin) fills the source blocks of every
 stage before scaling: shared positions then run those blocks, and with ``unshare=True`` every position's
 block is a copy of its source block. A *ScaleNet* checkpoint is loaded key for key, map included.
-Every weight of the backbone must come from the checkpoint except the adapters, per-position norms (copied
-from their source blocks), the layer maps, and, for classification checkpoints, the output norms of the
-stages they did not output (classification checkpoints have only the last); anything missing, unexplained or of the wrong shape raises
-``ValueError`` before the model is touched. Relative-position bias tables of another window size are
-resized (bicubic) and reported.
+Every weight of the backbone must come from the checkpoint except the adapters (zero ``up`` after a source
+load), per-position norms (copied from their source blocks), the layer maps, and, for classification
+checkpoints, the output norms of the stages they did not output (they have only the last, often as a single
+final ``norm``, renamed to it); output norms of stages the model does not output are skipped. Anything
+missing, unexplained or of the wrong shape raises ``ValueError`` before the model is touched.
+Relative-position bias tables of another window size are resized (bicubic) and reported.
 """
 import pickle
 import re
