@@ -112,8 +112,9 @@ def test_segmentation_size_equals_mmseg_loading_its_released_file(tmp_path, swin
     assert_equal_but_final_norm(got, expected, (swin_t.norm.weight, swin_t.norm.bias))
 
 
-@pytest.mark.parametrize('layout', ['mmpretrain', 'mmdet_model', 'mmseg_model'])
-def test_trained_model_files_give_mmdets_features(tmp_path, swin_t, layout):
+@pytest.mark.parametrize('layout, size', [('mmpretrain', (2, 3, 224, 224)), ('mmdet_model', (1, 3, 800, 1216)),
+                                          ('mmseg_model', (1, 3, 512, 512))])
+def test_trained_model_files_give_mmdets_features(tmp_path, swin_t, layout, size):
     path = write_released_file(tmp_path / f'{layout}.pth', layout, swin_t)
     reference = mmdet_swin.SwinTransformer(**SWIN_T, init_cfg=ConfigDict(type='Pretrained', checkpoint=path))
     reference.init_weights()
@@ -127,7 +128,7 @@ def test_trained_model_files_give_mmdets_features(tmp_path, swin_t, layout):
         assert initialised == [f'norm{i}.{p}' for i in range(3) for p in ('weight', 'bias')]
     else:
         assert not initialised
-    x = torch.randn(2, 3, 320, 480)
+    x = torch.randn(*size)  # the input size of the task that writes such files
     with torch.no_grad():
         for g, e in zip(model(x), reference(x)):
             torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)

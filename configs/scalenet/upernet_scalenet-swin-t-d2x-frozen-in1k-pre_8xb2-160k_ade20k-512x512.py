@@ -1,13 +1,6 @@
 # UperNet, ADE20K 512x512, 160k.
-# ScaleNet-Swin-T-2x, parameter-efficient (the seed's recipe): from its ImageNet stage
-# (scalenet-swin-t-d2x-frozen_in1k-pre_8xb128-100e_in1k.py), shared weights frozen, adapters and LayerNorms
-# (and the neck and heads) trained. Drop-path 0.3 as the other 2x arms.
-_base_ = './upernet_swin-t_8xb2-160k_ade20k-512x512.py'
-# the ImageNet stage's last checkpoint, as tools/train.py writes it when run from the repository root
-imagenet_checkpoint = 'work_dirs/scalenet-swin-t-d2x-frozen_in1k-pre_8xb128-100e_in1k/epoch_100.pth'
-model = dict(
-    backbone=dict(depth_scale=2, adapter=dict(_delete_=True, type='parallel', targets=('fc1', 'fc2'), dim=16),
-                  trainable='adapters_norms', drop_path_rate=0.3,
-                  init_cfg=dict(type='Pretrained', checkpoint=imagenet_checkpoint, prefix='backbone.')))
-# adapters are decayed like the linears they adapt (AdamW recipes decay every weight matrix)
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'.adapters.': dict(decay_mult=1.0)}))
+# ScaleNet-Swin-T-2x, parameter-efficient (the seed's recipe): from its ImageNet stage, as
+# upernet_scalenet-swin-t-d2x-in1k-pre_8xb2-160k_ade20k-512x512.py,
+# but the shared weights stay frozen: adapters and LayerNorms (and the neck and heads) are trained.
+_base_ = './upernet_scalenet-swin-t-d2x-in1k-pre_8xb2-160k_ade20k-512x512.py'
+model = dict(backbone=dict(trainable='adapters_norms'))
