@@ -142,6 +142,7 @@ def assert_unchanged(model, before):
     ('other_map', 'checkpoint map [0, 1, 0, 1] vs model map [0, 0, 1, 1]'),
     ('missing_prefix', "no checkpoint key starts with prefix='student.'"),
     ('truncated', 'cannot be read'),
+    ('two_final_norms', "both 'norm.*' and 'norm3.*' keys"),
 ])
 def test_bad_checkpoints_are_refused_and_leave_the_model_untouched(tmp_path, case, message):
     path = str(tmp_path / f'{case}.pth')
@@ -167,6 +168,9 @@ def test_bad_checkpoints_are_refused_and_leave_the_model_untouched(tmp_path, cas
     elif case == 'missing_prefix':
         torch.save({'state_dict': {f'backbone.{k}': v for k, v in mm_swin_state().items()}}, path)
         prefix = 'student.'
+    elif case == 'two_final_norms':
+        state = mm_swin_state()
+        torch.save(dict(state, **{'norm.weight': state['norm3.weight'], 'norm.bias': state['norm3.bias']}), path)
     elif case == 'truncated':
         torch.save(mm_swin_state(), path)
         with open(path, 'r+b') as handle:
@@ -175,7 +179,7 @@ def test_bad_checkpoints_are_refused_and_leave_the_model_untouched(tmp_path, cas
     with pytest.raises(ValueError) as info:
         load_pretrained(model, path, prefix=prefix)
     assert message in str(info.value)
-    assert path in str(info.value) or case in ('unknown', 'missing_prefix')
+    assert path in str(info.value) or case in ('unknown', 'missing_prefix', 'two_final_norms')
     assert_unchanged(model, before)
 
 
