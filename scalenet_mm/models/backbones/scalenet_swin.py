@@ -4,8 +4,9 @@ Layout (keys equal mmdet/mmseg ``SwinTransformer`` keys, plus adapters, optional
 the layer map)::
 
     patch_embed.{projection,norm}
+    absolute_pos_embed               (1, N, C), only with use_abs_pos_embed
     stages.{s}.blocks.{b}.*          the stage's source blocks: the only owners of the shared weights
-    stages.{s}.layer_map             (persistent buffer) source block index per position
+    stages.{s}.layer_map             (persistent buffer) the owned block each position runs
     stages.{s}.adapters.{p}.{t}.{down,up}.weight    per-position adapters (targets t)
     stages.{s}.position_norms.{p}.{norm1,norm2}.*  per-position norms (share_norms=False, inserted p)
     stages.{s}.downsample.{norm,reduction}
