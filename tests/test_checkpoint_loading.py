@@ -210,3 +210,10 @@ def test_convert_tool_writes_mm_keys_that_mmdet_swin_loads(tmp_path, timm_model)
                                            window_size=WINDOW, out_indices=(3,))
     missing, unexpected = reference.load_state_dict(state, strict=False)
     assert not unexpected and all('relative_position_index' in k for k in missing)
+
+
+def test_prefix_without_its_dot_means_the_same_as_mmengines(tmp_path, timm_model):
+    path = write_released_file(tmp_path / 'mmdet_model.pth', 'mmdet_model', timm_model)
+    with_dot = load_pretrained(build(arch=ARCH, window_size=WINDOW), path, prefix='backbone.')
+    without = load_pretrained(build(arch=ARCH, window_size=WINDOW), path, prefix='backbone')
+    assert without.matched == with_dot.matched and "prefix 'backbone.'" in without.source

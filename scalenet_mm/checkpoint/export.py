@@ -6,11 +6,15 @@ LoRA adapters folded into the target weights (``W + scale * W_up @ W_down``). Re
 non-linear (``'parallel'``) adapters, and positions whose window mode differs
 from a plain Swin's (SW-MSA exactly at odd positions).
 """
+from __future__ import annotations
+
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import torch
 
-from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
+if TYPE_CHECKING:  # the backbone imports this package
+    from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
 
 ADAPTER_TARGET_KEYS = {'qkv': 'attn.w_msa.qkv.weight', 'proj': 'attn.w_msa.proj.weight',
                        'fc1': 'ffn.layers.0.0.weight', 'fc2': 'ffn.layers.1.weight'}

@@ -10,19 +10,22 @@ final ``norm``, renamed to it); output norms of stages the model does not output
 missing, unexplained or of the wrong shape raises ``ValueError`` before the model is touched.
 Relative-position bias tables of another window size are resized (bicubic) and reported.
 """
+from __future__ import annotations
+
 import pickle
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
-from ..models.layers.adapters import LowRankAdapter
 from .convert import FINAL_NORM_NOTE, RECOMPUTED_BUFFERS, is_plain_swin, to_mm_backbone
+
+if TYPE_CHECKING:  # the backbone imports this module
+    from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
 
 # keys that a checkpoint of another detector/segmentor/classifier holds beside ``backbone.``
 FAMILY_MARKERS = (('mmseg', ('decode_head.', 'auxiliary_head.')), ('mmdet', ('rpn_head.', 'roi_head.', 'neck.',
@@ -96,6 +99,8 @@ def select_backbone(state: Mapping[str, torch.Tensor], prefix: Optional[str]
     """Keep the backbone's keys (under ``prefix``, or ``backbone.`` when present); name where they came from."""
     if prefix is None and any(k.startswith('backbone.') for k in state):
         prefix = 'backbone.'
+    if prefix is not None and not prefix.endswith('.'):
+        prefix += '.'  # as mmengine's Pretrained init does: 'backbone' means 'backbone.'
     if prefix is None:
         return 'backbone state dict', OrderedDict(state)
     selected = OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
@@ -239,10 +244,6 @@ def load_pretrained(model: ScaleNetSwinTransformer, checkpoint: str,
     target = plan_load(model, fmt, converted, report)
     model.load_state_dict(target, strict=True)
     if fmt != 'scalenet':
-        # the grown model starts as the source network, whatever a parent's init_cfg did to these before
-        for stage in model.stages:
-            stage.copy_norms_from_blocks()
-        for module in model.modules():
-            if isinstance(module, LowRankAdapter):
-                module.reset_parameters()
+        # the grown model starts as the source network, whatever a parent's init_cfg did before
+        model.start_as_source()
     return report

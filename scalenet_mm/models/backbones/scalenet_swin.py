@@ -26,6 +26,7 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
+from ...checkpoint.load import load_pretrained
 from ...registry import MODELS
 from ..layers.adapters import AdapterConfig, LowRankAdapter, build_position_adapters, parse_adapter_config
 from ..layers.layer_map import LayerMapSpec, StagePlan, plan_stages
@@ -319,13 +320,13 @@ class ScaleNetSwinTransformer(BaseModule):
         if self.init_cfg is None:
             self.random_init()
         else:
-            from ...checkpoint.load import load_pretrained  # local: the loader imports this module
             report = load_pretrained(self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'))
             MMLogger.get_current_instance().info(report.summary())
         self._is_init = True
 
     def random_init(self) -> None:
-        """Truncated-normal linears, unit LayerNorms, zero-``up`` adapters (mmdet's Swin init)."""
+        """Truncated-normal linears and bias tables (as Microsoft's Swin and timm; mmdet leaves the tables at
+        zero), unit LayerNorms, zero-``up`` adapters."""
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 trunc_normal_(module.weight, std=0.02)
@@ -339,7 +340,11 @@ class ScaleNetSwinTransformer(BaseModule):
                 trunc_normal_(block.attn.w_msa.relative_position_bias_table, std=0.02)
         if self.absolute_pos_embed is not None:
             trunc_normal_(self.absolute_pos_embed, std=0.02)
-        # adapters last: the Linear pass above must not leave a non-zero ``up``
+        self.start_as_source()
+
+    def start_as_source(self) -> None:
+        """Zero every adapter's ``up`` and copy the blocks' norms into per-position norms, so every position
+        computes its block's function (after a random init or a source load, whatever ran before)."""
         for module in self.modules():
             if isinstance(module, LowRankAdapter):
                 module.reset_parameters()
