@@ -16,7 +16,7 @@ from scalenet_mm import ScaleNetSwinTransformer
     (dict(arch=SMALL_ARCH, layer_map=[[0, 1, -1, 1], [0, 1], [0, 1], [0, 1]]), 'sharing is only within a stage'),
     (dict(arch=SMALL_ARCH, layer_map=[[0, 0, 0, 0], [0, 1], [0, 1], [0, 1]]), 'never runs source block(s) [1]'),
     (dict(layer_map='interleave', depth_scale=2), "set shift_policy='by_position' or 'inherit_source'"),
-    (dict(depth_scale=2, shift_policy='by_position'), 'leave shift_policy=None'),
+    (dict(depth_scale=2, unshare=True, share_norms=False), 'leave share_norms=True'),
     (dict(layer_map='interleave', depth_scale=2, shift_policy='sideways'), "shift_policy='sideways' is not known"),
     (dict(adapter=dict(targets=('fc3',))), "adapter targets ['fc3'] match no linear"),
     (dict(adapter=dict(dim=0)), 'adapter dim=0 must be a positive integer'),
@@ -106,3 +106,10 @@ def test_deprecated_pretrained_path_loads_like_init_cfg(tmp_path):
     assert model.init_cfg == dict(type='Pretrained', checkpoint=path)
     model.init_weights()
     assert all(torch.equal(v, source.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def test_a_shift_policy_is_a_no_op_for_maps_that_keep_the_parity():
+    plain = ScaleNetSwinTransformer(arch=SMALL_ARCH, depth_scale=2)
+    for policy in ('by_position', 'inherit_source'):
+        model = ScaleNetSwinTransformer(arch=SMALL_ARCH, depth_scale=2, shift_policy=policy)
+        assert [st.plan.shifted for st in model.stages] == [st.plan.shifted for st in plain.stages]

@@ -217,3 +217,19 @@ def test_prefix_without_its_dot_means_the_same_as_mmengines(tmp_path, timm_model
     with_dot = load_pretrained(build(arch=ARCH, window_size=WINDOW), path, prefix='backbone.')
     without = load_pretrained(build(arch=ARCH, window_size=WINDOW), path, prefix='backbone')
     assert without.matched == with_dot.matched and "prefix 'backbone.'" in without.source
+
+
+def test_safetensors_files_load_like_torch_files(tmp_path, timm_model):
+    from safetensors.torch import save_file
+    path = str(tmp_path / 'model.safetensors')
+    save_file({k: v.contiguous() for k, v in timm_model.state_dict().items()}, path)
+    pth = write_released_file(tmp_path / 'timm.pth', 'timm', timm_model)
+    from_safetensors = build(arch=ARCH, window_size=WINDOW, adapter=None)
+    report = load_pretrained(from_safetensors, path)
+    from_pth = build(arch=ARCH, window_size=WINDOW, adapter=None)
+    load_pretrained(from_pth, pth)
+    assert report.format == 'timm'
+    assert all(torch.equal(v, from_pth.state_dict()[k]) for k, v in from_safetensors.state_dict().items())
+    (tmp_path / 'broken.safetensors').write_bytes(b'not a safetensors file')
+    with pytest.raises(ValueError, match='cannot be read as safetensors'):
+        load_pretrained(build(), str(tmp_path / 'broken.safetensors'))

@@ -60,8 +60,26 @@ class LoadReport:
         return '\n'.join(lines)
 
 
+def read_safetensors(path: str) -> dict[str, Any]:
+    """A local ``.safetensors`` file (timm's and the Hugging Face hub's format: tensors only, no pickle)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file  # a dependency of timm; imported only for such files
+    if '://' in path:
+        raise ValueError(f'checkpoint {path!r}: download .safetensors files first; only local ones are read')
+    try:
+        return load_file(path, device='cpu')
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f'checkpoint {path!r} does not exist (set init_cfg.checkpoint to an existing '
+                                'file)') from exc
+    except SafetensorError as exc:
+        raise ValueError(f'checkpoint {path!r} cannot be read as safetensors ({exc}); is it truncated?') from exc
+
+
 def read_checkpoint(path: str) -> dict[str, Any]:
-    """Load a checkpoint file (local or URL) with torch's safe loading; clear errors for bad files."""
+    """Load a checkpoint file (local or URL) with torch's safe loading, or a local ``.safetensors`` file; clear
+    errors for bad files."""
+    if str(path).endswith('.safetensors'):
+        return read_safetensors(str(path))
     try:
         raw = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     except FileNotFoundError as exc:

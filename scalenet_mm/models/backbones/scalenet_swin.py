@@ -235,6 +235,9 @@ class ScaleNetSwinTransformer(BaseModule):
             raise ValueError(f'convert_weights={convert_weights!r} must be True or False')
         if trainable not in TRAINABLE_POLICIES:
             raise ValueError(f'trainable={trainable!r} is not known; use one of {TRAINABLE_POLICIES}')
+        if unshare and not share_norms:
+            raise ValueError('share_norms=False gives inserted positions norms of their own; with unshare=True every '
+                             'position already owns its block and its norms: leave share_norms=True')
         if trainable == 'adapters' and adapter_cfg is None:
             raise ValueError("trainable='adapters' needs adapters, but adapter=None: nothing would train")
         bad_out = [i for i in out_indices if not 0 <= i < num_stages]

@@ -9,7 +9,8 @@ A stage of source depth ``d`` scaled to ``d'`` runs, at position ``p``, the sour
 
 Swin alternates W-MSA (even position) and SW-MSA (odd position). A map that puts a block at a position of
 the other parity needs a ``shift_policy``: ``'by_position'`` (the position decides, as in a plain deeper
-Swin) or ``'inherit_source'`` (the source block's own mode). Everything here validates the whole request
+Swin) or ``'inherit_source'`` (the source block's own mode); for a map that keeps the parity both give the
+usual alternation, so a sweep may set one for every map. Everything here validates the whole request
 and raises ``ValueError`` naming the argument before any module is built.
 """
 from dataclasses import dataclass
@@ -122,9 +123,6 @@ def resolve_shift_modes(layer_maps: Sequence[Sequence[int]], shift_policy: Optio
         raise ValueError(f'layer_map puts source block {g} ({"SW" if g % 2 else "W"}-MSA) at position {p} of '
                          f'stage {s} ({"SW" if p % 2 else "W"}-MSA in Swin), and {len(breaks)} such position(s) '
                          f"in all: set shift_policy='by_position' or 'inherit_source'")
-    if shift_policy is not None and not breaks:
-        raise ValueError(f'shift_policy={shift_policy!r} is only for layer maps that break the W-MSA/SW-MSA '
-                         'parity; this map keeps it, so leave shift_policy=None')
     if shift_policy is not None and shift_policy not in SHIFT_POLICIES:
         raise ValueError(f'shift_policy={shift_policy!r} is not known; use one of {SHIFT_POLICIES}')
     by_source = shift_policy == 'inherit_source'
