@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
@@ -137,6 +138,18 @@ def test_our_test_tool_with_tta_show_dir_and_out(trained_demo, tmp_path):
     assert 'mIoU' in result.stdout + result.stderr
     assert len(list(tmp_path.glob('overlays/**/*.png'))) == 3
     assert len(list((tmp_path / 'labels').glob('*.png'))) == 3
+
+
+def test_mmseg_inference_apis_run_our_config_on_unlabelled_images(trained_demo):
+    from mmseg.apis import MMSegInferencer, inference_model, init_model
+    checkpoint = str(trained_demo / 'iter_200.pth')
+    image = str(REPO / 'demo/data/ade20k_mini/ADEChallengeData2016/images/validation/ADE_val_00000001.jpg')
+    model = init_model(str(DEMO), checkpoint, device='cpu')
+    sample = inference_model(model, image)  # its test pipeline has no LoadAnnotations: no label check runs
+    height, width = Image.open(image).size[::-1]
+    assert tuple(sample.pred_sem_seg.data.shape) == (1, height, width)
+    labels = MMSegInferencer(model=str(DEMO), weights=checkpoint, device='cpu')(image)['predictions']
+    assert (torch.as_tensor(labels) == sample.pred_sem_seg.data[0].cpu()).all()
 
 
 def test_mmseg_own_train_tool_runs_our_config(tmp_path):

@@ -8,7 +8,8 @@ from ..registry import TRANSFORMS
 class CheckSegLabels:
     """Raise ``ValueError`` naming the file when ``gt_seg_map`` has values outside ``0..num_classes-1`` and
     ``ignore_index``. Place it right after ``LoadAnnotations`` (values are then already zero-reduced:
-    ADE20K's files hold 0 = other and 1..150, which become 255 and 0..149).
+    ADE20K's files hold 0 = other and 1..150, which become 255 and 0..149). Without a label map (mmseg's
+    ``inference_model`` and ``MMSegInferencer`` remove ``LoadAnnotations``) it passes the results on.
 
     Args:
         num_classes: number of classes (150 for ADE20K).
@@ -20,6 +21,8 @@ class CheckSegLabels:
         self.ignore_index = ignore_index
 
     def __call__(self, results: dict) -> dict:
+        if 'gt_seg_map' not in results:  # inference on unlabelled images (mmseg's APIs drop LoadAnnotations)
+            return results
         values = np.unique(results['gt_seg_map'])
         bad = values[(values >= self.num_classes) & (values != self.ignore_index)]
         if bad.size:
