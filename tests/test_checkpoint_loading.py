@@ -233,3 +233,5 @@ def test_safetensors_files_load_like_torch_files(tmp_path, timm_model):
     (tmp_path / 'broken.safetensors').write_bytes(b'not a safetensors file')
     with pytest.raises(ValueError, match='cannot be read as safetensors'):
         load_pretrained(build(), str(tmp_path / 'broken.safetensors'))
+    with pytest.raises(FileNotFoundError, match='init_cfg.checkpoint'):
+        load_pretrained(build(), str(tmp_path / 'missing.safetensors'))

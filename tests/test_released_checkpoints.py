@@ -37,6 +37,13 @@ def ours(path: str, **kwargs) -> ScaleNetSwinTransformer:
     return model.eval()
 
 
+def ours_with_report(path: str) -> tuple[ScaleNetSwinTransformer, object]:
+    """Our Swin-T loaded by the loader itself, to read its report as well."""
+    model = ScaleNetSwinTransformer(arch='tiny', drop_path_rate=0.0, adapter=None)
+    report = load_pretrained(model, path)
+    return model.eval(), report
+
+
 def assert_equal_but_final_norm(got, expected, final_norm):
     """Stages 0-2 equal; stage 3 equals the reference's identity-affine norm3 times the file's final norm."""
     weight, bias = final_norm
@@ -100,8 +107,7 @@ def test_segmentation_size_equals_mmseg_loading_its_released_file(tmp_path, swin
                                            init_cfg=ConfigDict(type='Pretrained', checkpoint=path))
     reference.init_weights()
     reference.eval()
-    model = ours(path)
-    report = load_pretrained(ours(path), path)
+    model, report = ours_with_report(path)
     assert report.format == 'mm' and report.renamed == {'norm.weight': 'norm3.weight', 'norm.bias': 'norm3.bias'}
     assert 'norm.weight -> norm3.weight' in report.summary()
     assert all(why == 'buffer recomputed by the model' for why in report.skipped.values())
@@ -119,8 +125,7 @@ def test_trained_model_files_give_mmdets_features(tmp_path, swin_t, layout, size
     reference = mmdet_swin.SwinTransformer(**SWIN_T, init_cfg=ConfigDict(type='Pretrained', checkpoint=path))
     reference.init_weights()
     reference.eval()
-    model = ours(path)
-    report = load_pretrained(ours(path), path)
+    model, report = ours_with_report(path)
     expected_source = {'mmpretrain': 'mmpretrain', 'mmdet_model': 'mmdet', 'mmseg_model': 'mmseg'}[layout]
     assert report.source.startswith(expected_source) and report.format == 'mm'
     initialised = [k for k in report.initialised if not k.endswith('layer_map')]

@@ -99,6 +99,9 @@ def test_options_frozen_policy_and_no_adapters(tmp_path):
     assert (backbone.trainable, backbone.depth_scale, backbone.adapter['dim'], backbone.adapter['type']) == \
         ('adapters_norms', 1.5, 8, 'lora')
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys['.adapters.'] == dict(decay_mult=0.0)
+    result = convert(tmp_path / 'adapters-only', '--trainable', 'adapters', configs=[source])
+    cfg = Config.fromfile(str(tmp_path / 'adapters-only' / 'mask-rcnn_scalenet-swin-t-p4-w7-d2x_fpn_1x_coco.py'))
+    assert result.returncode == 0 and build_model(cfg).backbone.trainable == 'adapters'
     result = convert(tmp_path, '--no-adapter', configs=[source])
     cfg = Config.fromfile(str(tmp_path / 'mask-rcnn_scalenet-swin-t-p4-w7-d2x_fpn_1x_coco.py'))
     assert cfg.model.backbone.adapter is None

@@ -68,9 +68,6 @@ def read_safetensors(path: str) -> dict[str, Any]:
         raise ValueError(f'checkpoint {path!r}: download .safetensors files first; only local ones are read')
     try:
         return load_file(path, device='cpu')
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f'checkpoint {path!r} does not exist (set init_cfg.checkpoint to an existing '
-                                'file)') from exc
     except SafetensorError as exc:
         raise ValueError(f'checkpoint {path!r} cannot be read as safetensors ({exc}); is it truncated?') from exc
 
@@ -78,10 +75,9 @@ def read_safetensors(path: str) -> dict[str, Any]:
 def read_checkpoint(path: str) -> dict[str, Any]:
     """Load a checkpoint file (local or URL) with torch's safe loading, or a local ``.safetensors`` file; clear
     errors for bad files."""
-    if str(path).endswith('.safetensors'):
-        return read_safetensors(str(path))
     try:
-        raw = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        raw = read_safetensors(str(path)) if str(path).endswith('.safetensors') else \
+            CheckpointLoader.load_checkpoint(path, map_location='cpu')
     except FileNotFoundError as exc:
         raise FileNotFoundError(f'checkpoint {path!r} does not exist (set init_cfg.checkpoint to an existing '
                                 'file)') from exc

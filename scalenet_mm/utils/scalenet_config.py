@@ -10,6 +10,8 @@ from typing import Any, Optional
 
 from mmengine.config import Config
 
+from ..models.backbones.swin_arguments import MM_SWIN_DEFAULTS
+
 SWIN_TYPES = ('SwinTransformer', 'mmdet.SwinTransformer', 'mmseg.SwinTransformer')
 TRAINABLE_NOTES = {
     'all': 'every backbone weight trained (full fine-tuning)',
@@ -65,7 +67,7 @@ def scalenet_config_text(source: str, dest: str, depth_scale: float, adapter: Op
     # relative within one tree (the pair moves together), absolute otherwise (e.g. a config of the installed mmdet)
     same_tree = osp.commonpath([source_path, dest_dir]) not in ('/', osp.dirname(dest_dir))
     base = osp.relpath(source_path, dest_dir) if same_tree else source_path
-    depths = backbone.get('depths', (2, 2, 6, 2))
+    depths = backbone.get('depths', MM_SWIN_DEFAULTS['depths'])
     # a stage of odd depth (e.g. RTMDet-P6's depth-1 fifth stage) grown cyclically runs a block at a position of
     # the other window mode: say which mode the position takes (as a plain deeper Swin would)
     shift_line = ("        shift_policy='by_position',  # an odd-depth stage: W/SW-MSA by position\n"
