@@ -64,10 +64,10 @@ def test_aliases_and_scaled_depths():
     model = ScaleNetSwinTransformer(arch=SMALL_ARCH, layer_map='interleave', depth_scale=2,
                                     shift_policy='inherit_source')
     assert model.stages[0].layer_map.tolist() == [0, 0, 1, 1]
-    assert model.stages[0].plan.shifted == (False, False, True, True)
+    assert model.stages[0].shifted == (False, False, True, True)
     by_position = ScaleNetSwinTransformer(arch=SMALL_ARCH, layer_map='interleave', depth_scale=2,
                                           shift_policy='by_position')
-    assert by_position.stages[0].plan.shifted == (False, True, False, True)
+    assert by_position.stages[0].shifted == (False, True, False, True)
 
 
 def test_adapter_positions_and_per_position_norms():
@@ -112,4 +112,4 @@ def test_a_shift_policy_is_a_no_op_for_maps_that_keep_the_parity():
     plain = ScaleNetSwinTransformer(arch=SMALL_ARCH, depth_scale=2)
     for policy in ('by_position', 'inherit_source'):
         model = ScaleNetSwinTransformer(arch=SMALL_ARCH, depth_scale=2, shift_policy=policy)
-        assert [st.plan.shifted for st in model.stages] == [st.plan.shifted for st in plain.stages]
+        assert [st.shifted for st in model.stages] == [st.shifted for st in plain.stages]

@@ -132,13 +132,13 @@ def test_outputs_equal_untied_copy():
 
 
 def test_adapter_plus_linear_equals_linear_plus_branch_in_value_and_gradients():
-    from scalenet_mm.models.layers.adapters import LowRankAdapter
+    from scalenet_mm.models.scaling.adapters import LowRankAdapter
     for nonlinear, bias in ((True, True), (False, True), (True, False)):
         adapter = LowRankAdapter(12, 20, dim=4, scale=0.5, nonlinear=nonlinear)
         torch.nn.init.normal_(adapter.up.weight)
         linear = torch.nn.Linear(12, 20, bias=bias)
         x = torch.randn(2, 12, 7).transpose(1, 2).requires_grad_()  # (2, 7, 12), not contiguous
-        fused = adapter.plus_linear(linear, x)
+        fused = adapter.plus_linear(linear.weight, linear.bias, x)
         branch = 0.5 * adapter.up(torch.nn.functional.gelu(adapter.down(x)) if nonlinear else adapter.down(x))
         expected = linear(x) + branch
         torch.testing.assert_close(fused, expected)

@@ -4,7 +4,7 @@ import torch
 from conftest import SMALL_ARCH, build, perturb_
 from mmengine.optim import build_optim_wrapper
 
-from scalenet_mm.models.layers.adapters import LowRankAdapter
+from scalenet_mm.models.scaling.adapters import LowRankAdapter
 
 # the paramwise_cfg of mmdet's Swin Mask R-CNN configs
 SWIN_PARAMWISE_CFG = dict(custom_keys={'absolute_pos_embed': dict(decay_mult=0.),

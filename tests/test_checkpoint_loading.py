@@ -8,7 +8,7 @@ from mmengine.config import ConfigDict
 from released_layouts import LAYOUTS, random_timm_swin, write_released_file
 
 from scalenet_mm.checkpoint import detect_format, load_pretrained
-from scalenet_mm.models.layers.adapters import LowRankAdapter
+from scalenet_mm.models.scaling.adapters import LowRankAdapter
 
 mmdet_swin = pytest.importorskip('mmdet.models.backbones.swin')
 
@@ -68,7 +68,7 @@ def test_pretrained_source_runs_where_the_map_says(tmp_path, timm_model, layout,
     for s, stage in enumerate(model.stages):
         assert sorted(set(stage.position_block)) == list(range(len(stage.blocks))) and stage.depth == len(sources[s])
         for p, g in enumerate(sources[s]):
-            assert stage.plan.shifted[p] == bool((g if inherit else p) % 2), (s, p)
+            assert stage.shifted[p] == bool((g if inherit else p) % 2), (s, p)
             ran, source = stage.blocks[stage.position_block[p]], reference.stages[s].blocks[g]
             for (name, a), b in zip(ran.state_dict().items(), source.state_dict().values()):
                 assert torch.equal(a, b), (s, p, g, name)

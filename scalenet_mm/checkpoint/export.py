@@ -23,7 +23,7 @@ ADAPTER_TARGET_KEYS = {'qkv': 'attn.w_msa.qkv.weight', 'proj': 'attn.w_msa.proj.
 def check_exportable(model: ScaleNetSwinTransformer) -> None:
     """Raise ``ValueError`` when the model cannot be written as a plain Swin (nothing is written then)."""
     for s, stage in enumerate(model.stages):
-        for p, shifted in enumerate(stage.plan.shifted):
+        for p, shifted in enumerate(stage.shifted):
             if shifted != bool(p % 2):
                 raise ValueError(f'stage {s} position {p} runs {"SW" if shifted else "W"}-MSA, but a plain Swin '
                                  f'runs {"SW" if p % 2 else "W"}-MSA there (shift_policy=\'inherit_source\'): '

@@ -21,38 +21,28 @@ from typing import Any, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint as checkpoint
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from ...checkpoint.load import load_pretrained
 from ...registry import MODELS
-from ..layers.adapters import AdapterConfig, LowRankAdapter, build_position_adapters, parse_adapter_config
-from ..layers.layer_map import LayerMapSpec, StagePlan, plan_stages
 from ..layers.patch_layers import PatchEmbed, PatchMerging
-from ..layers.swin_block import PositionContext, SwinBlock
+from ..layers.shift_modes import resolve_shift_modes
+from ..layers.swin_block import SWIN_NORM_NAMES, SwinBlock, SwinPositionContext
 from ..layers.window_attention import window_geometry
+from ..scaling.adapters import AdapterConfig, parse_adapter_config
+from ..scaling.layer_map import LayerMapSpec, StagePlan, plan_stages
+from ..scaling.shared_positions import SharedPositions
+from ..scaling.trainable import apply_trainable_policy, check_trainable, start_as_source
 from .swin_arguments import check_layer_configs, check_strides, resolve_arch, resolve_init_cfg, to_2tuple
 
-TRAINABLE_POLICIES = ('all', 'adapters_norms', 'adapters')
-
-
-class ScaleNetStage(nn.Module):
-    """One stage: owned blocks, the layer map, per-position adapters/norms, and the downsample.
-
-    The map is held in exactly two tuples that everything else reads:
-
-    - ``position_block[p]``: the owned block (``blocks.{b}``) that position ``p`` runs;
-    - ``block_source[b]``: the source-model block that initialises owned block ``b`` on a pretrained load.
-
-    Shared (``unshare=False``): owned block ``b`` *is* source block ``b`` (``block_source = 0..d-1``) and
-    ``position_block`` is the layer map. Unshared: every position owns a block (``position_block =
-    0..d'-1``) initialised from its source (``block_source`` is the layer map). The persistent buffer
-    ``layer_map`` stores ``position_block``.
+class ScaleNetStage(SharedPositions):
+    """One Swin stage: shared positions (see :class:`SharedPositions`) with window modes, and the downsample.
 
     Args:
-        plan: the stage's resolved layer map and window modes.
+        plan: the stage's resolved layer map.
+        shifted: per position, SW-MSA (True) or W-MSA.
         drop_path_rates: one rate per position.
         unshare: one block per position instead of shared source blocks.
         adapter: adapter request, or None.
@@ -63,84 +53,35 @@ class ScaleNetStage(nn.Module):
         pad_small_map: small-map window convention (see :mod:`..layers.window_attention`).
     """
 
-    def __init__(self, plan: StagePlan, drop_path_rates: Sequence[float], unshare: bool,
+    def __init__(self, plan: StagePlan, shifted: Sequence[bool], drop_path_rates: Sequence[float], unshare: bool,
                  adapter: Optional[AdapterConfig], share_norms: bool, block_args: dict[str, Any],
                  downsample: Optional[PatchMerging], with_cp: bool, pad_small_map: bool) -> None:
         super().__init__()
-        self.plan = plan
-        self.unshare = unshare
-        self.with_cp = with_cp
+        self.shifted = tuple(shifted)
         self.pad_small_map = pad_small_map
         self.window_size = block_args['window_size']
-        self.drop_path_rates = tuple(drop_path_rates)
-        self.position_block = tuple(range(plan.depth)) if unshare else plan.layer_map
-        self.block_source = plan.layer_map if unshare else tuple(range(plan.source_depth))
-        self.blocks = nn.ModuleList([SwinBlock(**block_args) for _ in self.block_source])
-        self.register_buffer('layer_map', torch.tensor(self.position_block, dtype=torch.long))
-        inserted = set(range(plan.depth)) - set(plan.original_positions)
-        embed_dims, hidden_dims = block_args['embed_dims'], block_args['hidden_dims']
-        self.adapters = nn.ModuleList([
-            build_position_adapters(adapter, embed_dims, hidden_dims)
-            if adapter is not None and (adapter.positions == 'all' or p in inserted) else nn.ModuleDict()
-            for p in range(plan.depth)])
-        self.position_norms = None if share_norms or unshare else nn.ModuleList([
-            nn.ModuleDict({'norm1': nn.LayerNorm(embed_dims), 'norm2': nn.LayerNorm(embed_dims)})
-            if p in inserted else nn.ModuleDict() for p in range(plan.depth)])
+        embed_dims = block_args['embed_dims']
+        self.build_positions(plan, drop_path_rates, unshare, adapter, share_norms,
+                             build_block=lambda: SwinBlock(**block_args), build_norm=lambda: nn.LayerNorm(embed_dims),
+                             norm_names=SWIN_NORM_NAMES, embed_dims=embed_dims,
+                             hidden_dims=block_args['hidden_dims'], with_cp=with_cp)
         self.downsample = downsample
 
-    @property
-    def depth(self) -> int:
-        return self.plan.depth
-
-    def layer_map_mismatch(self, saved_map: torch.Tensor) -> Optional[str]:
-        """Why a checkpoint's ``layer_map`` buffer cannot load into this stage, or None when it equals ours."""
-        if saved_map.tolist() == list(self.position_block):
-            return None
-        return (f'checkpoint map {saved_map.tolist()} vs model map {list(self.position_block)}: build the model with '
-                'the depth_scale, layer_map and unshare the checkpoint was trained with')
-
-    def position_context(self, position: int) -> PositionContext:
-        """The per-position state handed to the block at ``position``."""
-        norms = self.position_norms[position] if self.position_norms is not None else None
-        return PositionContext(shifted=self.plan.shifted[position], drop_path_rate=self.drop_path_rates[position],
-                               adapters=dict(self.adapters[position].items()), norms=norms or None)
-
-    def copy_norms_from_blocks(self) -> None:
-        """Set each inserted position's own norms to its block's norms."""
-        if self.position_norms is None:
-            return
-        with torch.no_grad():
-            for position, norms in enumerate(self.position_norms):
-                block = self.blocks[self.position_block[position]]
-                for name in norms:
-                    norms[name].load_state_dict(getattr(block, name).state_dict())
+    def position_context(self, position: int) -> SwinPositionContext:
+        """The shared per-position state plus the position's window mode."""
+        context = super().position_context(position)
+        return SwinPositionContext(context.drop_path_rate, context.adapters, context.norms, self.shifted[position])
 
     def forward(self, x: torch.Tensor, hw_shape: tuple[int, int]
                 ) -> tuple[torch.Tensor, tuple[int, int], torch.Tensor, tuple[int, int]]:
         """``(B, H*W, C)`` -> (downsampled x, its hw, stage output before downsample, its hw)."""
         # one window layout (and SW-MSA mask) per stage forward, shared by all positions: no global cache
         geometry = window_geometry(hw_shape, self.window_size, self.pad_small_map, x.device)
-        for position in range(self.depth):
-            block = self.blocks[self.position_block[position]]
-            context = self.position_context(position)
-            if self.with_cp and x.requires_grad:
-                x = checkpoint.checkpoint(block, x, hw_shape, geometry, context, use_reentrant=False)
-            else:
-                x = block(x, hw_shape, geometry, context)
+        x, _ = self.run_positions(x, hw_shape, geometry)
         if self.downsample is None:
             return x, hw_shape, x, hw_shape
         x_down, down_hw = self.downsample(x, hw_shape)
         return x_down, down_hw, x, hw_shape
-
-    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
-                              missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
-        """Refuse a checkpoint whose layer map differs from this stage's: ties would silently change."""
-        key = prefix + 'layer_map'
-        problem = self.layer_map_mismatch(state_dict[key]) if key in state_dict else None
-        if problem is not None:
-            error_msgs.append(f'{key}: {problem}')
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                                      error_msgs)
 
 
 @MODELS.register_module()
@@ -187,6 +128,8 @@ class ScaleNetSwinTransformer(BaseModule):
     ``i`` in ``out_indices``.
     """
 
+    architecture = 'swin'  # which checkpoint layouts apply (scalenet_mm.checkpoint)
+
     def __init__(self,
                  arch: Optional[Union[str, dict]] = None,
                  depth_scale: Optional[Union[float, Sequence[float]]] = None,
@@ -224,7 +167,8 @@ class ScaleNetSwinTransformer(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         # validate the whole request before building anything
         arch_cfg = resolve_arch(arch, embed_dims, depths, num_heads)
-        plans = plan_stages(arch_cfg['depths'], depth_scale, scaled_depths, layer_map, shift_policy)
+        plans = plan_stages(arch_cfg['depths'], depth_scale, scaled_depths, layer_map)
+        shifted = resolve_shift_modes([plan.layer_map for plan in plans], shift_policy)
         adapter_cfg = parse_adapter_config(adapter)
         num_stages = len(plans)
         check_strides(strides, patch_size, num_stages)
@@ -233,13 +177,10 @@ class ScaleNetSwinTransformer(BaseModule):
         pretrain_grid = tuple(side // patch_size for side in to_2tuple(pretrain_img_size, 'pretrain_img_size'))
         if not isinstance(convert_weights, bool):
             raise ValueError(f'convert_weights={convert_weights!r} must be True or False')
-        if trainable not in TRAINABLE_POLICIES:
-            raise ValueError(f'trainable={trainable!r} is not known; use one of {TRAINABLE_POLICIES}')
+        check_trainable(trainable, adapter_cfg is not None)
         if unshare and not share_norms:
             raise ValueError('share_norms=False gives inserted positions norms of their own; with unshare=True every '
                              'position already owns its block and its norms: leave share_norms=True')
-        if trainable == 'adapters' and adapter_cfg is None:
-            raise ValueError("trainable='adapters' needs adapters, but adapter=None: nothing would train")
         bad_out = [i for i in out_indices if not 0 <= i < num_stages]
         if bad_out or len(set(out_indices)) != len(out_indices):
             raise ValueError(f'out_indices={tuple(out_indices)} must be distinct stage indices in 0..{num_stages - 1}')
@@ -272,7 +213,7 @@ class ScaleNetSwinTransformer(BaseModule):
                               hidden_dims=int(mlp_ratio * dims), window_size=window_size, qkv_bias=qkv_bias,
                               qk_scale=qk_scale, drop_rate=drop_rate, attn_drop_rate=attn_drop_rate)
             downsample = PatchMerging(dims, 2 * dims, patch_norm) if s < num_stages - 1 else None
-            self.stages.append(ScaleNetStage(plan, rates[start:start + plan.depth], unshare, adapter_cfg,
+            self.stages.append(ScaleNetStage(plan, shifted[s], rates[start:start + plan.depth], unshare, adapter_cfg,
                                              share_norms, block_args, downsample, with_cp, pad_small_map))
             start += plan.depth
         for i in self.out_indices:
@@ -282,16 +223,7 @@ class ScaleNetSwinTransformer(BaseModule):
     # ------------------------------------------------------------------ trainable set
     def apply_trainable_policy(self) -> None:
         """Set ``requires_grad`` from ``trainable`` (by module type) and ``frozen_stages``."""
-        for param in self.parameters():
-            param.requires_grad = self.trainable == 'all'
-        if self.trainable != 'all':
-            train_types: tuple[type, ...] = (LowRankAdapter,)
-            if self.trainable == 'adapters_norms':
-                train_types += (nn.LayerNorm,)
-            for module in self.modules():
-                if isinstance(module, train_types):
-                    for param in module.parameters():
-                        param.requires_grad = True
+        apply_trainable_policy(self, self.trainable)
         for module in self.frozen_modules():
             module.eval()
             for param in module.parameters():
@@ -346,13 +278,12 @@ class ScaleNetSwinTransformer(BaseModule):
         self.start_as_source()
 
     def start_as_source(self) -> None:
-        """Zero every adapter's ``up`` and copy the blocks' norms into per-position norms, so every position
-        computes its block's function (after a random init or a source load, whatever ran before)."""
-        for module in self.modules():
-            if isinstance(module, LowRankAdapter):
-                module.reset_parameters()
-        for stage in self.stages:
-            stage.copy_norms_from_blocks()
+        """Every position computes its block's function (zero adapters, norms copied from the blocks)."""
+        start_as_source(self)
+
+    def shared_positions(self) -> dict[str, SharedPositions]:
+        """The scaled sequences by state-dict key prefix (``stages.{s}.``): what the checkpoint code reads."""
+        return {f'stages.{s}.': stage for s, stage in enumerate(self.stages)}
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:

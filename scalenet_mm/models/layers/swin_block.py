@@ -2,8 +2,8 @@
 
 Keys match mmdet's ``SwinBlock``: ``norm1``, ``attn.w_msa.*``, ``norm2``, ``ffn.layers.0.0`` (fc1),
 ``ffn.layers.1`` (fc2). The block stores only weights: window mode, drop-path rate, adapters and optional
-per-position norms come from the :class:`PositionContext` of the position being run, so one block can be
-run at several positions of a stage without any state written onto it.
+per-position norms come from the :class:`SwinPositionContext` of the position being run, so one block can
+be run at several positions of a stage without any state written onto it.
 """
 from dataclasses import dataclass
 from typing import Optional
@@ -11,57 +11,17 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from .adapters import LowRankAdapter, linear_with_adapter
+from ..scaling.position import PositionContext, drop_path
+from .ffn import FFN
 from .window_attention import ShiftWindowMSA, WindowGeometry
+
+SWIN_NORM_NAMES = ('norm1', 'norm2')
 
 
 @dataclass(frozen=True)
-class PositionContext:
-    """What distinguishes one position of a stage from another position running the same block.
-
-    Attributes:
-        shifted: SW-MSA (True) or W-MSA (False).
-        drop_path_rate: stochastic-depth rate of this position.
-        adapters: the position's adapters by target (``fc1``, ``fc2``, ``qkv``, ``proj``); may be empty.
-        norms: the position's own ``norm1``/``norm2`` (``share_norms=False``) or None to use the block's.
-    """
-    shifted: bool
-    drop_path_rate: float
-    adapters: dict[str, LowRankAdapter]
-    norms: Optional[nn.ModuleDict] = None
-
-
-def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
-    """Stochastic depth per sample on ``(B, ...)``, as mmcv's ``DropPath``."""
-    if rate == 0.0 or not training:
-        return x
-    keep = 1 - rate
-    mask = (keep + torch.rand((x.shape[0],) + (1,) * (x.ndim - 1), dtype=x.dtype, device=x.device)).floor_()
-    return x.div(keep) * mask
-
-
-class FFN(nn.Module):
-    """The block's MLP in mmcv's ``FFN`` layout: ``layers.0.0`` (fc1), ``layers.0.1`` (GELU), ``layers.1`` (fc2)."""
-
-    def __init__(self, embed_dims: int, hidden_dims: int, drop_rate: float) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Sequential(nn.Linear(embed_dims, hidden_dims), nn.GELU(), nn.Dropout(drop_rate)),
-            nn.Linear(hidden_dims, embed_dims), nn.Dropout(drop_rate))
-
-    @property
-    def fc1(self) -> nn.Linear:
-        return self.layers[0][0]
-
-    @property
-    def fc2(self) -> nn.Linear:
-        return self.layers[1]
-
-    def forward(self, x: torch.Tensor, adapters: dict[str, LowRankAdapter]) -> torch.Tensor:
-        """``(B, L, C) -> (B, L, C)``: fc1 (+adapter), GELU, dropout, fc2 (+adapter), dropout."""
-        hidden = self.layers[0][1](linear_with_adapter(x, self.fc1, adapters.get('fc1')))
-        hidden = self.layers[0][2](hidden)
-        return self.layers[2](linear_with_adapter(hidden, self.fc2, adapters.get('fc2')))
+class SwinPositionContext(PositionContext):
+    """:class:`PositionContext` plus the position's window mode: SW-MSA (``shifted``) or W-MSA."""
+    shifted: bool = False
 
 
 class SwinBlock(nn.Module):
@@ -77,7 +37,7 @@ class SwinBlock(nn.Module):
         self.ffn = FFN(embed_dims, hidden_dims, drop_rate)
 
     def forward(self, x: torch.Tensor, hw_shape: tuple[int, int], geometry: WindowGeometry,
-                context: PositionContext) -> torch.Tensor:
+                context: SwinPositionContext) -> torch.Tensor:
         """``(B, H*W, C) -> (B, H*W, C)`` as run at the position ``context`` describes.
 
         ``geometry``: the stage's window layout for ``hw_shape`` (computed once per stage forward).

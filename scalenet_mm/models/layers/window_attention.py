@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .adapters import LowRankAdapter, linear_with_adapter
+from ..scaling.adapters import LowRankAdapter, linear_with_adapter
 
 # mmdet/mmseg fill cross-region attention logits with -100 (not -inf); kept for identical outputs.
 SHIFT_MASK_VALUE = -100.0
@@ -159,7 +159,7 @@ class WindowMSA(nn.Module):
         """
         batch, num_windows, n, channels = windows.shape
         heads, head_dims = self.num_heads, channels // self.num_heads
-        qkv = linear_with_adapter(windows, self.qkv, adapters.get('qkv'))
+        qkv = linear_with_adapter(windows, self.qkv.weight, self.qkv.bias, adapters.get('qkv'))
         qkv = qkv.view(batch, num_windows, n, 3, heads, head_dims).permute(3, 0, 1, 4, 2, 5)
         bias = self.relative_position_bias(bias_index)
         if shift_mask is None:
@@ -175,7 +175,8 @@ class WindowMSA(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale,
                                              dropout_p=self.attn_drop_rate if self.training else 0.0)
         out = out.view(batch, num_windows, heads, n, head_dims).transpose(2, 3)
-        out = linear_with_adapter(out.reshape(batch, num_windows, n, channels), self.proj, adapters.get('proj'))
+        out = linear_with_adapter(out.reshape(batch, num_windows, n, channels), self.proj.weight, self.proj.bias,
+                                  adapters.get('proj'))
         return self.proj_drop(out)
 
 

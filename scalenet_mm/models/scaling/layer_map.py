@@ -1,23 +1,19 @@
-"""Layer maps: which source block each position of a scaled stage runs, and its window mode.
+"""Layer maps: which source block each position of a scaled stage runs (any architecture).
 
 A stage of source depth ``d`` scaled to ``d'`` runs, at position ``p``, the source block ``g(p)``:
 
-- ``'cyclic'``: ``g(p) = p mod d`` -> ``[0, 1, ..., d-1, 0, 1, ...]`` (keeps W-MSA/SW-MSA parity, since
-  Swin stage depths are even);
-- ``'interleave'``: ``g(p) = floor(p * d / d')`` -> ``[0, 0, 1, 1, ...]`` for 2x (breaks the parity);
+- ``'cyclic'``: ``g(p) = p mod d`` -> ``[0, 1, ..., d-1, 0, 1, ...]``;
+- ``'interleave'``: ``g(p) = floor(p * d / d')`` -> ``[0, 0, 1, 1, ...]`` for 2x;
 - an explicit list of source indices per stage.
 
-Swin alternates W-MSA (even position) and SW-MSA (odd position). A map that puts a block at a position of
-the other parity needs a ``shift_policy``: ``'by_position'`` (the position decides, as in a plain deeper
-Swin) or ``'inherit_source'`` (the source block's own mode); for a map that keeps the parity both give the
-usual alternation, so a sweep may set one for every map. Everything here validates the whole request
-and raises ``ValueError`` naming the argument before any module is built.
+A Swin has four stages (sharing only within a stage), a plain ViT one. Window modes of Swin positions are
+resolved in :mod:`..layers.shift_modes`. Everything here validates the whole request and raises
+``ValueError`` naming the argument before any module is built.
 """
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
 LayerMapSpec = Union[str, Sequence[Sequence[int]]]
-SHIFT_POLICIES = ('by_position', 'inherit_source')
 NAMED_MAPS = ('cyclic', 'interleave')
 
 
@@ -28,11 +24,9 @@ class StagePlan:
     Attributes:
         source_depth: number of original (source) blocks ``d``.
         layer_map: source block index per position, length ``d'``.
-        shifted: per position, True where the position runs shifted-window attention (SW-MSA).
     """
     source_depth: int
     layer_map: tuple[int, ...]
-    shifted: tuple[bool, ...]
 
     @property
     def depth(self) -> int:
@@ -115,28 +109,12 @@ def resolve_layer_maps(source_depths: Sequence[int], scaled_depths: Optional[Seq
     return maps
 
 
-def resolve_shift_modes(layer_maps: Sequence[Sequence[int]], shift_policy: Optional[str]) -> list[list[bool]]:
-    """Per position: shifted (SW-MSA) or not. Parity breaks require a ``shift_policy``."""
-    breaks = [(s, p, g) for s, stage_map in enumerate(layer_maps) for p, g in enumerate(stage_map) if p % 2 != g % 2]
-    if breaks and shift_policy is None:
-        s, p, g = breaks[0]
-        raise ValueError(f'layer_map puts source block {g} ({"SW" if g % 2 else "W"}-MSA) at position {p} of '
-                         f'stage {s} ({"SW" if p % 2 else "W"}-MSA in Swin), and {len(breaks)} such position(s) '
-                         f"in all: set shift_policy='by_position' or 'inherit_source'")
-    if shift_policy is not None and shift_policy not in SHIFT_POLICIES:
-        raise ValueError(f'shift_policy={shift_policy!r} is not known; use one of {SHIFT_POLICIES}')
-    by_source = shift_policy == 'inherit_source'
-    return [[bool((g if by_source else p) % 2) for p, g in enumerate(stage_map)] for stage_map in layer_maps]
-
-
 def plan_stages(source_depths: Sequence[int],
                 depth_scale: Optional[Union[float, Sequence[float]]] = None,
                 scaled_depths: Optional[Sequence[int]] = None,
-                layer_map: LayerMapSpec = 'cyclic',
-                shift_policy: Optional[str] = None) -> list[StagePlan]:
+                layer_map: LayerMapSpec = 'cyclic') -> list[StagePlan]:
     """Validate the scaling request and return one :class:`StagePlan` per stage."""
     explicit_map_only = not isinstance(layer_map, str) and depth_scale is None and scaled_depths is None
     targets = None if explicit_map_only else resolve_scaled_depths(source_depths, depth_scale, scaled_depths)
     maps = resolve_layer_maps(source_depths, targets, layer_map)
-    shifts = resolve_shift_modes(maps, shift_policy)
-    return [StagePlan(d, tuple(m), tuple(s)) for d, m, s in zip(source_depths, maps, shifts)]
+    return [StagePlan(d, tuple(m)) for d, m in zip(source_depths, maps)]

@@ -1,6 +1,6 @@
 """Per-position adapters that let positions sharing a block compute different functions.
 
-For a target linear ``W`` of the block a position runs, the position's adapter adds a low-rank branch:
+For a target linear ``W`` of the block (Swin or ViT: ``qkv``, ``proj``, ``fc1``, ``fc2``) a position runs, the position's adapter adds a low-rank branch:
 
 - ``'parallel'``: ``y = W x + scale * up(GELU(down(x)))`` (the ScaleNet default);
 - ``'lora'``:     ``y = W x + scale * up(down(x))`` (linear, so it merges into ``W`` for export).
@@ -46,7 +46,7 @@ def parse_adapter_config(adapter: Optional[dict[str, Any]]) -> Optional[AdapterC
     targets = (config.targets,) if isinstance(config.targets, str) else config.targets
     bad = [t for t in targets if t not in ADAPTER_TARGETS]
     if bad or not targets:
-        raise ValueError(f'adapter targets {list(bad) or list(targets)} match no linear of a Swin block; '
+        raise ValueError(f'adapter targets {list(bad) or list(targets)} match no linear of a transformer block; '
                          f'choose among {ADAPTER_TARGETS}')
     if len(set(targets)) != len(targets):
         raise ValueError(f'adapter targets {list(targets)} name a linear twice')
@@ -92,8 +92,8 @@ class LowRankAdapter(nn.Module):
         """``(..., C_in) -> (..., C_out)``: the adapter branch alone, ``scale * up(act(down(x)))``."""
         return self.up(self.hidden(x)) * self.scale
 
-    def plus_linear(self, linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-        """``linear(x) + forward(x)`` for ``x: (..., C_in)``, returned as ``(..., C_out)``.
+    def plus_linear(self, weight: torch.Tensor, bias: Optional[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """``F.linear(x, weight, bias) + forward(x)`` for ``x: (..., C_in)``, returned as ``(..., C_out)``.
 
         The branch's up projection writes the output first (with the linear's bias, as ``F.linear`` would
         copy it), then the target's GEMM accumulates into it in place: no extra pass over the full-width
@@ -102,12 +102,12 @@ class LowRankAdapter(nn.Module):
         """
         flat = x.reshape(-1, x.shape[-1])
         hidden = self.hidden(flat)
-        if linear.bias is None:
+        if bias is None:
             out = torch.mm(hidden, self.up.weight.t() * self.scale)
         else:
-            out = torch.addmm(linear.bias, hidden, self.up.weight.t(), alpha=self.scale)
+            out = torch.addmm(bias, hidden, self.up.weight.t(), alpha=self.scale)
         # under autocast ``out`` has the autocast dtype, but an in-place op does not cast its operands
-        flat, weight = flat.to(out.dtype), linear.weight.to(out.dtype)
+        flat, weight = flat.to(out.dtype), weight.to(out.dtype)
         return out.addmm_(flat, weight.t()).view(*x.shape[:-1], out.shape[-1])
 
     def merged_delta(self) -> torch.Tensor:
@@ -118,13 +118,18 @@ class LowRankAdapter(nn.Module):
         return self.scale * self.up.weight @ self.down.weight
 
 
-def linear_with_adapter(x: torch.Tensor, linear: nn.Linear, adapter: Optional[LowRankAdapter]) -> torch.Tensor:
-    """``linear(x)`` plus the position's adapter branch when it has one. ``(..., C_in) -> (..., C_out)``."""
-    return linear(x) if adapter is None else adapter.plus_linear(linear, x)
+def linear_with_adapter(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+                        adapter: Optional[LowRankAdapter]) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` plus the position's adapter branch when it has one.
+
+    ``x (..., C_in)``, ``weight (C_out, C_in)``, ``bias (C_out,)`` or None -> ``(..., C_out)``.
+    """
+    return F.linear(x, weight, bias) if adapter is None else adapter.plus_linear(weight, bias, x)
 
 
 def block_linear_shapes(embed_dims: int, hidden_dims: int) -> dict[str, tuple[int, int]]:
-    """``(C_in, C_out)`` of every adaptable linear of a Swin block of width ``embed_dims`` and MLP ``hidden_dims``."""
+    """``(C_in, C_out)`` of every adaptable linear of a transformer block (Swin or ViT) of width ``embed_dims``
+    and MLP ``hidden_dims``."""
     return {'qkv': (embed_dims, 3 * embed_dims), 'proj': (embed_dims, embed_dims),
             'fc1': (embed_dims, hidden_dims), 'fc2': (hidden_dims, embed_dims)}
 

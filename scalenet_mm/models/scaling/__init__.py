@@ -1,0 +1,1 @@
+"""The ScaleNet method, independent of the architecture: layer maps, adapters, shared positions, policies."""

@@ -1,0 +1,36 @@
+"""What a block is handed at each position it runs: the position's drop-path rate, adapters and norms.
+
+Blocks store only weights; everything that makes one position differ from another position running the same
+block comes in a :class:`PositionContext` at call time, so a block is never written to per position.
+"""
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from .adapters import LowRankAdapter
+
+
+@dataclass(frozen=True)
+class PositionContext:
+    """The per-position state of any scaled block.
+
+    Attributes:
+        drop_path_rate: stochastic-depth rate of this position.
+        adapters: the position's adapters by target (``fc1``, ``fc2``, ``qkv``, ``proj``); may be empty.
+        norms: the position's own two block norms (``share_norms=False``) by the block's norm names, or None
+            to use the block's.
+    """
+    drop_path_rate: float
+    adapters: dict[str, LowRankAdapter]
+    norms: Optional[nn.ModuleDict] = None
+
+
+def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
+    """Stochastic depth per sample on ``(B, ...)``, as mmcv's ``DropPath`` and timm's ``drop_path``."""
+    if rate == 0.0 or not training:
+        return x
+    keep = 1 - rate
+    mask = (keep + torch.rand((x.shape[0],) + (1,) * (x.ndim - 1), dtype=x.dtype, device=x.device)).floor_()
+    return x.div(keep) * mask

@@ -1,0 +1,144 @@
+"""The one place sharing happens: positions of a deepened block sequence, the blocks they run, and the
+per-position adapters and norms. Used by the Swin stages and by the plain ViT.
+
+A class mixes :class:`SharedPositions` in and calls :meth:`SharedPositions.build_positions` in its
+``__init__``. That registers, under the mixing module:
+
+- ``{blocks_name}.{b}``: the owned blocks, the only owners of the shared weights (``blocks`` in a Swin
+  stage, ``layers`` in a ViT: the stock mmdet/mmseg keys);
+- ``layer_map``: a persistent buffer, the owned block each position runs;
+- ``adapters.{p}.{target}``: per-position adapters (an empty dict where a position has none);
+- ``position_norms.{p}.{norm}``: per-position copies of the block's two norms (``share_norms=False``,
+  inserted positions only).
+
+The map is held in exactly two tuples that everything else (loader, export, counts, layer-wise lr decay)
+reads:
+
+- ``position_block[p]``: the owned block that position ``p`` runs;
+- ``block_source[b]``: the source-model block that initialises owned block ``b`` on a pretrained load.
+
+Shared (``unshare=False``): owned block ``b`` *is* source block ``b`` (``block_source = 0..d-1``) and
+``position_block`` is the layer map. Unshared: every position owns a block (``position_block = 0..d'-1``)
+initialised from its source (``block_source`` is the layer map).
+"""
+from typing import Callable, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as checkpoint
+
+from .adapters import AdapterConfig, build_position_adapters
+from .layer_map import StagePlan
+from .position import PositionContext
+
+
+class SharedPositions(nn.Module):
+    """Mixin: a sequence of positions running shared blocks (see the module docstring).
+
+    Subclasses may override :meth:`position_context` to add architecture-specific per-position state.
+    """
+
+    blocks_name = 'blocks'
+
+    def build_positions(self, plan: StagePlan, drop_path_rates: Sequence[float], unshare: bool,
+                        adapter: Optional[AdapterConfig], share_norms: bool, build_block: Callable[[], nn.Module],
+                        build_norm: Callable[[], nn.Module], norm_names: tuple[str, str], embed_dims: int,
+                        hidden_dims: int, with_cp: bool) -> None:
+        """Register the owned blocks, the map buffer, per-position adapters and norms.
+
+        Args:
+            plan: the resolved layer map.
+            drop_path_rates: one rate per position.
+            unshare: one block per position instead of shared source blocks.
+            adapter: adapter request, or None.
+            share_norms: positions use their block's norms; else inserted positions own copies.
+            build_block: makes one (untrained) block.
+            build_norm: makes one norm like the block's.
+            norm_names: the block's two norm attribute names (``norm1, norm2`` / ``ln1, ln2``).
+            embed_dims, hidden_dims: block width and MLP width (adapter shapes).
+            with_cp: non-reentrant activation checkpointing per position.
+        """
+        if len(drop_path_rates) != plan.depth:
+            raise ValueError(f'{len(drop_path_rates)} drop-path rates for {plan.depth} positions')
+        self.plan = plan
+        self.unshare = unshare
+        self.with_cp = with_cp
+        self.drop_path_rates = tuple(drop_path_rates)
+        self.position_block = tuple(range(plan.depth)) if unshare else plan.layer_map
+        self.block_source = plan.layer_map if unshare else tuple(range(plan.source_depth))
+        self.add_module(self.blocks_name, nn.ModuleList([build_block() for _ in self.block_source]))
+        self.register_buffer('layer_map', torch.tensor(self.position_block, dtype=torch.long))
+        inserted = set(range(plan.depth)) - set(plan.original_positions)
+        self.adapters = nn.ModuleList([
+            build_position_adapters(adapter, embed_dims, hidden_dims)
+            if adapter is not None and (adapter.positions == 'all' or p in inserted) else nn.ModuleDict()
+            for p in range(plan.depth)])
+        self.position_norms = None if share_norms or unshare else nn.ModuleList([
+            nn.ModuleDict({name: build_norm() for name in norm_names}) if p in inserted else nn.ModuleDict()
+            for p in range(plan.depth)])
+
+    @property
+    def owned_blocks(self) -> nn.ModuleList:
+        """The blocks the positions run (``blocks_name``)."""
+        return getattr(self, self.blocks_name)
+
+    @property
+    def depth(self) -> int:
+        """Number of positions ``d'``."""
+        return self.plan.depth
+
+    def layer_map_mismatch(self, saved_map: torch.Tensor) -> Optional[str]:
+        """Why a checkpoint's ``layer_map`` buffer cannot load here, or None when it equals ours."""
+        if saved_map.tolist() == list(self.position_block):
+            return None
+        return (f'checkpoint map {saved_map.tolist()} vs model map {list(self.position_block)}: build the model with '
+                'the depth_scale, layer_map and unshare the checkpoint was trained with')
+
+    def position_context(self, position: int) -> PositionContext:
+        """The per-position state handed to the block at ``position``."""
+        norms = self.position_norms[position] if self.position_norms is not None else None
+        return PositionContext(drop_path_rate=self.drop_path_rates[position],
+                               adapters=dict(self.adapters[position].items()), norms=norms or None)
+
+    def copy_norms_from_blocks(self) -> None:
+        """Set each inserted position's own norms to its block's norms."""
+        if self.position_norms is None:
+            return
+        with torch.no_grad():
+            for position, norms in enumerate(self.position_norms):
+                block = self.owned_blocks[self.position_block[position]]
+                for name in norms:
+                    norms[name].load_state_dict(getattr(block, name).state_dict())
+
+    def run_positions(self, x: torch.Tensor, *block_args: object, keep: Sequence[int] = ()
+                      ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """Run every position in order: ``x -> block(x, *block_args, context)``.
+
+        Returns the last output and the outputs after the positions in ``keep`` (``{position: x}``).
+        """
+        kept: dict[int, torch.Tensor] = {}
+        for position in range(self.depth):
+            block = self.owned_blocks[self.position_block[position]]
+            context = self.position_context(position)
+            if self.with_cp and x.requires_grad:
+                x = checkpoint.checkpoint(block, x, *block_args, context, use_reentrant=False)
+            else:
+                x = block(x, *block_args, context)
+            if position in keep:
+                kept[position] = x
+        return x, kept
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
+                              missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
+        """Refuse a checkpoint whose layer map differs from this one's: ties would silently change."""
+        key = prefix + 'layer_map'
+        problem = self.layer_map_mismatch(state_dict[key]) if key in state_dict else None
+        if problem is not None:
+            error_msgs.append(f'{key}: {problem}')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+
+def shared_position_layers(module: nn.Module) -> list[SharedPositions]:
+    """Every :class:`SharedPositions` inside ``module`` (itself included)."""
+    return [m for m in module.modules() if isinstance(m, SharedPositions)]
