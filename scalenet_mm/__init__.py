@@ -1,4 +1,4 @@
-"""scalenet_mm: ScaleNet (weight-shared, adapter-augmented deeper Swin) backbones for OpenMMLab.
+"""scalenet_mm: ScaleNet (weight-shared, adapter-augmented deeper Swin and ViT) backbones for OpenMMLab.
 
 Importing the package (directly or through ``custom_imports=dict(imports=['scalenet_mm'])``):
 
@@ -11,6 +11,6 @@ from .version import __version__
 allow_mmengine_checkpoints()
 
 from . import engine, models  # noqa: E402,F401  (register our modules in the scalenet_mm scope)
-from .models import ScaleNetSwinTransformer  # noqa: E402
+from .models import ScaleNetSwinTransformer, ScaleNetVisionTransformer  # noqa: E402
 
-__all__ = ['ScaleNetSwinTransformer', '__version__']
+__all__ = ['ScaleNetSwinTransformer', 'ScaleNetVisionTransformer', '__version__']

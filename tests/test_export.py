@@ -9,7 +9,7 @@ from conftest import SMALL_ARCH, build, perturb_
 
 from mmengine.config import ConfigDict
 
-from scalenet_mm.checkpoint import export_plain_swin
+from scalenet_mm.checkpoint import export_plain
 
 mmdet_swin = pytest.importorskip('mmdet.models.backbones.swin')
 mmseg_swin = pytest.importorskip('mmseg.models.backbones.swin')
@@ -31,7 +31,7 @@ def plain_swin(module, depths):
 def test_export_loads_strictly_and_matches(module, kwargs):
     kwargs = {'depth_scale': 2, **kwargs}
     model = perturb_(build(**kwargs)).eval()
-    state = export_plain_swin(model)
+    state = export_plain(model)
     reference = plain_swin(module, model.scaled_depths)
     reference.load_state_dict(state, strict=True)
     reference.eval()
@@ -45,13 +45,13 @@ def test_export_loads_strictly_and_matches(module, kwargs):
 
 def test_parallel_adapters_are_refused_with_the_reason():
     with pytest.raises(ValueError, match="GELU.*cannot be merged.*type='lora'"):
-        export_plain_swin(build(depth_scale=2))
+        export_plain(build(depth_scale=2))
 
 
 def test_window_mode_a_plain_swin_cannot_express_is_refused():
     model = build(arch=SMALL_ARCH, depth_scale=2, adapter=None, layer_map='interleave', shift_policy='inherit_source')
     with pytest.raises(ValueError, match='plain Swin cannot express'):
-        export_plain_swin(model)
+        export_plain(model)
 
 
 def test_export_tool_writes_a_checkpoint_mmdet_init_cfg_accepts(tmp_path):
@@ -62,7 +62,7 @@ def test_export_tool_writes_a_checkpoint_mmdet_init_cfg_accepts(tmp_path):
     config.write_text(f"model = dict(backbone=dict(type='scalenet_mm.ScaleNetSwinTransformer', arch={SMALL_ARCH!r}, "
                       "depth_scale=2, window_size=4, adapter=dict(type='lora')))\n")
     out = tmp_path / 'plain.pth'
-    subprocess.run([sys.executable, str(REPO / 'tools' / 'export_plain_swin.py'), str(config), str(source), str(out)],
+    subprocess.run([sys.executable, str(REPO / 'tools' / 'export_plain.py'), str(config), str(source), str(out)],
                    check=True, cwd=REPO)
     reference = plain_swin(mmdet_swin, model.scaled_depths)
     reference.init_cfg = ConfigDict(type='Pretrained', checkpoint=str(out))
@@ -80,7 +80,7 @@ def test_export_round_trip_leaves_the_model_tied_and_reloads_as_a_stack(tmp_path
     before = {k: v.clone() for k, v in model.state_dict().items()}
     params_before = [id(p) for p in model.parameters()]
     path = tmp_path / 'plain.pth'
-    torch.save(export_plain_swin(model), path)
+    torch.save(export_plain(model), path)
     # the ScaleNet model is unchanged and still shared: same parameter objects, same values
     assert [id(p) for p in model.parameters()] == params_before
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())

@@ -20,7 +20,7 @@ from PIL import Image
 
 import scalenet_mm
 from scalenet_mm import ScaleNetSwinTransformer
-from scalenet_mm.checkpoint import export_plain_swin
+from scalenet_mm.checkpoint import export_plain
 from scalenet_mm.utils.param_count import count_parameters, format_parameter_table
 
 IMAGE = Path(__file__).resolve().parents[1] / 'demo' / 'data' / 'n01440764_tench.JPEG'
@@ -59,7 +59,7 @@ def backbone_demo() -> None:
         features = model(x)
         print(f'\n{IMAGE.name} {tuple(x.shape)} -> ' + ', '.join(str(tuple(f.shape)) for f in features))
         plain = SwinTransformer(depths=model.scaled_depths, drop_path_rate=0.0)
-        plain.load_state_dict(export_plain_swin(model), strict=True)
+        plain.load_state_dict(export_plain(model), strict=True)
         plain.eval()
         gap = max((a - b).abs().max().item() for a, b in zip(features, plain(x)))
     print(f'export to mmdet SwinTransformer(depths={model.scaled_depths}) loads strictly; max |difference| '

@@ -1,6 +1,7 @@
-"""Checkpoints in (format detection, conversion, strict loading with a report) and out (plain Swin export)."""
+"""Checkpoints in (architecture and layout detection, conversion, strict loading with a report) and out
+(export to the plain, deeper architecture)."""
 from .convert import detect_format, to_mm_backbone
-from .export import export_plain_swin
+from .export import export_plain
 from .load import LoadReport, load_pretrained
 
-__all__ = ['LoadReport', 'detect_format', 'export_plain_swin', 'load_pretrained', 'to_mm_backbone']
+__all__ = ['LoadReport', 'detect_format', 'export_plain', 'load_pretrained', 'to_mm_backbone']

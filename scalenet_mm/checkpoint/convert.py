@@ -1,164 +1,32 @@
-"""Recognise Swin checkpoint layouts and convert them to mmdet/mmseg backbone keys (pure functions).
+"""Recognise a backbone checkpoint's architecture and layout and convert it to our mm keys (pure functions).
 
-Layouts (after any ``backbone.`` / ``module.`` prefix is removed):
-
-- ``official``: Microsoft's Swin and timm < 0.9 (``layers.{i}.blocks.{b}.attn.qkv``, ``mlp.fc1``,
-  ``patch_embed.proj``, ``layers.{i}.downsample`` at the *end* of stage ``i``, ``norm``, ``head``);
-- ``timm``: timm >= 0.9 (as official, but ``layers.{i}.downsample`` at the *start* of stage ``i >= 1``,
-  ``head.fc``);
-- ``mm``: mmdet / mmseg / mmpretrain ``SwinTransformer`` (``stages.{i}.blocks.{b}.attn.w_msa.qkv``,
-  ``ffn.layers.0.0``, ``patch_embed.projection``, ``norm{i}``);
-- ``scalenet``: this package's checkpoints (mm keys plus ``stages.{i}.layer_map`` and adapters). One with
-  identity maps and no adapters or per-position norms (``depth_scale=1``, or ``unshare=True`` without
-  adapters) is a plain Swin (:func:`is_plain_swin`): a deeper model can grow from it (see ``load.py``).
-
-Conversion to mm keys renames ``layers -> stages``, ``attn. -> attn.w_msa.``, ``mlp.fc1 -> ffn.layers.0.0``,
-``mlp.fc2 -> ffn.layers.1``, ``patch_embed.proj -> patch_embed.projection``, and reorders the PatchMerging
-``reduction``/``norm`` channels from the official concat order to ``nn.Unfold``'s order.
-
-The single final ``norm`` of a classification checkpoint (Microsoft's and timm's files, and mmseg's released
-``swin_*_20220317-*.pth`` files, which are mmseg's ``swin2mmseg.convert_swin`` of Microsoft's: mm keys but
-still ``norm.*``) normalises the last stage's output, so it becomes ``norm{last stage}`` and is reported as
-renamed. (mmdet and mmseg load such files non-strictly and drop it: their ``norm3`` starts at the identity.)
-Keys with no place in a backbone are returned as skipped, with the reason.
+The rules of each architecture live in :mod:`.swin_layouts` (Microsoft / timm / mmdet / mmseg / mmpretrain
+Swin) and :mod:`.vit_layouts` (timm / DeiT / mmpretrain / mmseg ViT).
 """
-import re
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Mapping
+from .layout import BackboneLayout, ConvertedBackbone, StateDict
+from .swin_layouts import SwinLayout
+from .vit_layouts import ViTLayout
 
-import torch
-
-StateDict = Mapping[str, torch.Tensor]
-FORMATS = ('official', 'timm', 'mm', 'scalenet')
-# buffers that the model recomputes: never loaded from a checkpoint
-RECOMPUTED_BUFFERS = ('relative_position_index', 'attn_mask')
-FINAL_NORM_NOTE = 'final norm of a classification checkpoint, applied to the last stage output'
+LAYOUTS: dict[str, BackboneLayout] = {'swin': SwinLayout(), 'vit': ViTLayout()}
 
 
-@dataclass
-class ConvertedBackbone:
-    """A backbone state dict in mm keys and what the conversion did.
-
-    Attributes:
-        format: the detected layout (one of :data:`FORMATS`).
-        state: mm-keyed tensors.
-        skipped: checkpoint key -> why it has no place in a backbone.
-        renamed: checkpoint key -> mm key, for moves beyond the systematic renaming (the final norm).
-    """
-    format: str
-    state: 'OrderedDict[str, torch.Tensor]'
-    skipped: dict[str, str]
-    renamed: dict[str, str]
+def detect_architecture(state: StateDict) -> str:
+    """``'swin'`` or ``'vit'`` from the keys; ``ValueError`` if neither fits."""
+    found = [name for name, layout in LAYOUTS.items() if layout.matches(state)]
+    if len(found) != 1:
+        keys = ', '.join(list(state)[:5])
+        raise ValueError(f'unknown checkpoint format: no Swin or ViT blocks found (expected keys like '
+                         "'layers.0.blocks.0.attn.qkv.weight' (Swin), 'stages.0.blocks.0.attn.w_msa.qkv.weight' "
+                         "(mm Swin), 'blocks.0.attn.qkv.weight' (timm ViT/DeiT) or "
+                         f"'layers.0.attn.attn.in_proj_weight' (mmseg ViT)); first keys: {keys}")
+    return found[0]
 
 
-def detect_format(state_dict: StateDict) -> str:
-    """Name the layout of a backbone state dict (prefixes already removed); ``ValueError`` if none fits."""
-    keys = list(state_dict)
-    if any(re.fullmatch(r'stages\.\d+\.layer_map', k) for k in keys):
-        return 'scalenet'
-    if any(re.match(r'stages\.\d+\.blocks\.\d+\.attn\.w_msa\.', k) for k in keys):
-        return 'mm'
-    if any(re.match(r'layers\.\d+\.blocks\.\d+\.attn\.qkv\.', k) for k in keys):
-        stages_with_downsample = sorted({int(m.group(1)) for k in keys
-                                         if (m := re.match(r'layers\.(\d+)\.downsample\.', k))})
-        if stages_with_downsample and stages_with_downsample[0] == 0:
-            return 'official'
-        return 'timm'
-    sample = ', '.join(keys[:5])
-    raise ValueError(f'unknown checkpoint format: no Swin blocks found (expected keys like '
-                     f"'layers.0.blocks.0.attn.qkv.weight' (official/timm) or "
-                     f"'stages.0.blocks.0.attn.w_msa.qkv.weight' (mmdet/mmseg/mmpretrain)); first keys: {sample}")
+def detect_format(state: StateDict) -> str:
+    """The layout name of a backbone state dict (prefixes removed), within its architecture."""
+    return LAYOUTS[detect_architecture(state)].detect(state)
 
 
-def unfold_order_reduction(weight: torch.Tensor) -> torch.Tensor:
-    """PatchMerging ``reduction.weight`` ``(C_out, 4C)``: official concat order -> ``nn.Unfold`` order."""
-    out_channels, in_channels = weight.shape
-    weight = weight.reshape(out_channels, 4, in_channels // 4)
-    return weight[:, [0, 2, 1, 3], :].transpose(1, 2).reshape(out_channels, in_channels)
-
-
-def unfold_order_norm(vector: torch.Tensor) -> torch.Tensor:
-    """PatchMerging ``norm.weight``/``bias`` ``(4C,)``: official concat order -> ``nn.Unfold`` order."""
-    in_channels = vector.shape[0]
-    return vector.reshape(4, in_channels // 4)[[0, 2, 1, 3], :].transpose(0, 1).reshape(in_channels)
-
-
-def timm_to_official(state_dict: StateDict) -> 'OrderedDict[str, torch.Tensor]':
-    """Move timm >= 0.9's downsample (start of stage ``i``) to the end of stage ``i - 1``."""
-    out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
-    for key, value in state_dict.items():
-        key = re.sub(r'^layers\.(\d+)\.downsample\.', lambda m: f'layers.{int(m.group(1)) - 1}.downsample.', key)
-        out[re.sub(r'^head\.fc\.', 'head.', key)] = value
-    return out
-
-
-def official_to_mm(state_dict: StateDict) -> tuple['OrderedDict[str, torch.Tensor]', dict[str, str]]:
-    """Official/timm-old keys -> mm backbone keys (final ``norm`` kept). Returns ``(converted, {skipped: why})``."""
-    out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
-    skipped: dict[str, str] = {}
-    for key, value in state_dict.items():
-        if key.startswith('head.'):
-            skipped[key] = 'classification head (not part of a backbone)'
-            continue
-        if key.split('.')[-1] in RECOMPUTED_BUFFERS:
-            skipped[key] = 'buffer recomputed by the model'
-            continue
-        if key.startswith('patch_embed.proj.'):
-            out[key.replace('patch_embed.proj.', 'patch_embed.projection.')] = value
-            continue
-        if not key.startswith('layers.'):
-            out[key] = value
-            continue
-        new_key = 'stages.' + key[len('layers.'):]
-        if '.downsample.reduction.' in new_key:
-            value = unfold_order_reduction(value)
-        elif '.downsample.norm.' in new_key:
-            value = unfold_order_norm(value)
-        new_key = (new_key.replace('.attn.', '.attn.w_msa.').replace('.mlp.fc1.', '.ffn.layers.0.0.')
-                   .replace('.mlp.fc2.', '.ffn.layers.1.'))
-        out[new_key] = value
-    return out, skipped
-
-
-def final_norm_to_stage_norm(state_dict: StateDict) -> tuple['OrderedDict[str, torch.Tensor]', dict[str, str]]:
-    """mm keys: a classification checkpoint's ``norm.*`` -> ``norm{last stage}.*``. Returns ``(state, renamed)``."""
-    if not any(k.startswith('norm.') for k in state_dict):
-        return OrderedDict(state_dict), {}
-    last = max(int(m.group(1)) for k in state_dict if (m := re.match(r'stages\.(\d+)\.', k)))
-    if any(k.startswith(f'norm{last}.') for k in state_dict):
-        raise ValueError(f"checkpoint has both 'norm.*' and 'norm{last}.*' keys: which one normalises the last stage "
-                         'is ambiguous; remove one of them')
-    out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
-    renamed: dict[str, str] = {}
-    for key, value in state_dict.items():
-        if key.startswith('norm.'):
-            renamed[key] = f'norm{last}.' + key[len('norm.'):]
-            key = renamed[key]
-        out[key] = value
-    return out, renamed
-
-
-def to_mm_backbone(state_dict: StateDict) -> ConvertedBackbone:
-    """Detect the layout and convert to mm keys, reporting what was skipped and renamed."""
-    fmt = detect_format(state_dict)
-    if fmt == 'timm':
-        converted, skipped = official_to_mm(timm_to_official(state_dict))
-    elif fmt == 'official':
-        converted, skipped = official_to_mm(state_dict)
-    else:
-        converted, skipped = OrderedDict(), {}
-        for key, value in state_dict.items():
-            if key.startswith('head.'):
-                skipped[key] = 'classification head (not part of a backbone)'
-            else:
-                converted[key] = value
-    converted, renamed = final_norm_to_stage_norm(converted)
-    return ConvertedBackbone(fmt, converted, skipped, renamed)
-
-
-def is_plain_swin(state_dict: StateDict) -> bool:
-    """A ScaleNet state dict with identity layer maps and no adapters or per-position norms."""
-    maps = [v for k, v in state_dict.items() if re.fullmatch(r'stages\.\d+\.layer_map', k)]
-    per_position = any(re.match(r'stages\.\d+\.(adapters|position_norms)\.', k) for k in state_dict)
-    return not per_position and all(torch.equal(m, torch.arange(len(m), dtype=m.dtype)) for m in maps)
+def to_mm_backbone(state: StateDict) -> ConvertedBackbone:
+    """Detect architecture and layout, and convert to mm keys, reporting what was skipped and renamed."""
+    return LAYOUTS[detect_architecture(state)].convert(state)

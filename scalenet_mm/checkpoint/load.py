@@ -1,14 +1,16 @@
-"""Strict loading of Swin / ScaleNet checkpoints into a :class:`ScaleNetSwinTransformer`, with a report.
+"""Strict loading of source and ScaleNet checkpoints into our backbones (Swin or ViT), with a report.
 
-A *source* checkpoint (official, timm, mmpretrain, mmdet, mmseg Swin) fills the source blocks of every
-stage before scaling: shared positions then run those blocks, and with ``unshare=True`` every position's
-block is a copy of its source block. A *ScaleNet* checkpoint is loaded key for key, map included.
-Every weight of the backbone must come from the checkpoint except the adapters (zero ``up`` after a source
-load), per-position norms (copied from their source blocks), the layer maps, and, for classification
-checkpoints, the output norms of the stages they did not output (they have only the last, often as a single
-final ``norm``, renamed to it); output norms of stages the model does not output are skipped. Anything
-missing, unexplained or of the wrong shape raises ``ValueError`` before the model is touched.
-Relative-position bias tables of another window size are resized (bicubic) and reported.
+A *source* checkpoint (a plain Swin or ViT/DeiT in any supported layout, see :mod:`.convert`) fills the source
+blocks of every scaled sequence (each Swin stage, the ViT's layers): shared positions then run those blocks,
+and with ``unshare=True`` every position's block is a copy of its source block. A *ScaleNet* checkpoint is
+loaded key for key, map included. Every weight of the backbone must come from the checkpoint except the
+adapters (zero ``up`` after a source load), per-position norms (copied from their source blocks), the layer
+maps, and what the architecture's layout allows (:class:`.layout.BackboneLayout`: e.g. the Swin output norms a
+classification file lacks). Anything missing, unexplained or of the wrong shape raises ``ValueError`` before
+the model is touched; resized tensors (Swin bias tables, ViT position embeddings) are reported.
+
+The backbone is read through its small interface only: ``architecture``, ``shared_positions()`` (the scaled
+sequences by key prefix), ``start_as_source()`` and ``extra_repr()``.
 """
 from __future__ import annotations
 
@@ -16,16 +18,14 @@ import pickle
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import torch
-import torch.nn.functional as F
+import torch.nn as nn
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .convert import FINAL_NORM_NOTE, RECOMPUTED_BUFFERS, is_plain_swin, to_mm_backbone
-
-if TYPE_CHECKING:  # the backbone imports this module
-    from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
+from .convert import LAYOUTS, detect_architecture
+from .layout import BackboneLayout, is_plain_scalenet
 
 # keys that a checkpoint of another detector/segmentor/classifier holds beside ``backbone.``
 FAMILY_MARKERS = (('mmseg', ('decode_head.', 'auxiliary_head.')), ('mmdet', ('rpn_head.', 'roi_head.', 'neck.',
@@ -42,6 +42,7 @@ class LoadReport:
     resized: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     renamed: dict[str, str] = field(default_factory=dict)
+    rename_note: str = ''
     initialised: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -51,7 +52,7 @@ class LoadReport:
                  f'{len(self.skipped)} checkpoint keys skipped, {len(self.initialised)} model tensors kept at '
                  'their initialisation']
         lines += [f'  resized {k}: {why}' for k, why in self.resized.items()]
-        lines += [f'  {k} -> {new} ({FINAL_NORM_NOTE}; mmdet/mmseg drop it)' for k, new in self.renamed.items()]
+        lines += [f'  {k} -> {new} ({self.rename_note})' for k, new in self.renamed.items()]
         reasons: dict[str, list[str]] = {}
         for key, why in self.skipped.items():
             reasons.setdefault(why, []).append(key)
@@ -126,52 +127,47 @@ def select_backbone(state: Mapping[str, torch.Tensor], prefix: Optional[str]
     return f'{family} checkpoint, prefix {prefix!r}', selected
 
 
-def resize_bias_table(table: torch.Tensor, length: int) -> torch.Tensor:
-    """Bicubic resize of a ``((2W-1)^2, heads)`` relative-position bias table to ``length`` rows."""
-    old, new = int(table.shape[0] ** 0.5), int(length ** 0.5)
-    grid = table.permute(1, 0).reshape(1, table.shape[1], old, old)
-    return F.interpolate(grid, size=(new, new), mode='bicubic').reshape(table.shape[1], length).permute(1, 0)
-
-
-def source_key(model: ScaleNetSwinTransformer, key: str) -> Optional[str]:
+def source_key(model: nn.Module, key: str) -> Optional[str]:
     """The source-checkpoint key that initialises model ``key``; None when it is not loaded from a source."""
-    match = re.match(r'stages\.(\d+)\.(blocks|adapters|position_norms|layer_map)(?:\.(\d+))?(\..*)?$', key)
-    if match is None:
-        return key
-    stage, part, index, rest = match.groups()
-    if part != 'blocks':
-        return None
-    source_block = model.stages[int(stage)].block_source[int(index)]
-    return f'stages.{stage}.blocks.{source_block}{rest}'
+    for prefix, positions in model.shared_positions().items():
+        match = re.match(rf'{re.escape(prefix)}({positions.blocks_name}|adapters|position_norms|layer_map)'
+                         r'(?:\.(\d+))?(\..*)?$', key)
+        if match is None:
+            continue
+        part, index, rest = match.groups()
+        if part != positions.blocks_name:
+            return None
+        return f'{prefix}{part}.{positions.block_source[int(index)]}{rest}'
+    return key
 
 
-def plan_load(model: ScaleNetSwinTransformer, fmt: str, converted: Mapping[str, torch.Tensor],
+def check_source_depths(model: nn.Module, converted: Mapping[str, torch.Tensor], checkpoint: str) -> None:
+    """``ValueError`` when the checkpoint's number of blocks per scaled sequence differs from the model's source."""
+    found, wanted = [], []
+    for prefix, positions in model.shared_positions().items():
+        pattern = rf'{re.escape(prefix)}{positions.blocks_name}\.(\d+)\.'
+        found.append(1 + max([int(m.group(1)) for k in converted if (m := re.match(pattern, k))] or [-1]))
+        wanted.append(positions.plan.source_depth)
+    if found != wanted:
+        raise ValueError(f'checkpoint {checkpoint!r} has stage depths {tuple(found)} but the model source arch has '
+                         f'{tuple(wanted)}: choose the arch that matches the checkpoint (depth_scale then deepens it)')
+
+
+def plan_load(model: nn.Module, layout: BackboneLayout, fmt: str, converted: Mapping[str, torch.Tensor],
               report: LoadReport) -> 'OrderedDict[str, torch.Tensor]':
     """The complete state dict to load, or ``ValueError`` listing every missing/unexpected/misshaped key."""
     model_state = model.state_dict()
     target: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     missing, misshaped, used = [], [], set()
+    recomputed = layout.recomputed_buffers
     if fmt != 'scalenet':
-        ckpt_depths = [1 + max([int(m.group(1)) for k in converted
-                                if (m := re.match(rf'stages\.{s}\.blocks\.(\d+)\.', k))] or [-1])
-                       for s in range(len(model.stages))]
-        if tuple(ckpt_depths) != model.source_depths:
-            raise ValueError(f'checkpoint {report.checkpoint!r} has stage depths {tuple(ckpt_depths)} but the '
-                             f'model source arch has {model.source_depths}: choose the arch that matches the '
-                             'checkpoint (depth_scale then deepens it)')
-
-    def lookup(key: str) -> Optional[str]:
-        # output norms of stages a checkpoint did not output (classification checkpoints: only the last) stay
-        # at their initialisation, as mmdet/mmseg do
-        if re.fullmatch(r'norm\d+\.(weight|bias)', key) and key not in converted:
-            return None
-        return key if fmt == 'scalenet' else source_key(model, key)
+        check_source_depths(model, converted, report.checkpoint)
     for key, current in model_state.items():
-        if key.split('.')[-1] in RECOMPUTED_BUFFERS:
+        if key.split('.')[-1] in recomputed:
             target[key] = current
             continue
-        src = lookup(key)
-        if src is None:
+        src = key if fmt == 'scalenet' else source_key(model, key)
+        if src is None or (src not in converted and layout.kept_at_init(model, key, converted)):
             target[key] = current
             report.initialised.append(key)
             continue
@@ -181,23 +177,23 @@ def plan_load(model: ScaleNetSwinTransformer, fmt: str, converted: Mapping[str, 
         value = converted[src]
         used.add(src)
         if value.shape != current.shape:
-            if key.endswith('relative_position_bias_table') and value.shape[1] == current.shape[1]:
-                value = resize_bias_table(value, current.shape[0])
-                report.resized[key] = f'{tuple(converted[src].shape)} -> {tuple(current.shape)}'
-            else:
+            fitted = layout.fit(model, key, value, current)
+            if fitted is None:
                 misshaped.append(f'{key}: checkpoint {tuple(value.shape)} vs model {tuple(current.shape)}')
                 continue
+            value, report.resized[key] = fitted
         map_problem = layer_map_mismatch(model, key, value)
         if map_problem is not None:
             misshaped.append(f'{key}: {map_problem}')
             continue
         target[key] = value.to(current.dtype)
         report.matched.append(key)
-    for key in [k for k in converted if k not in used and re.match(r'norm\d+\.', k)]:
-        # a stage output the checkpoint normalised but this model does not output (out_indices)
-        report.skipped[key] = f'output norm of a stage not in out_indices={model.out_indices}'
-        used.add(key)
-    unexpected = [k for k in converted if k not in used and k.split('.')[-1] not in RECOMPUTED_BUFFERS]
+    for key in converted:
+        why = layout.skip_reason(model, key) if key not in used else None
+        if why is not None:
+            report.skipped[key] = why
+            used.add(key)
+    unexpected = [k for k in converted if k not in used and k.split('.')[-1] not in recomputed]
     if missing or misshaped or unexpected:
         parts = []
         if missing:
@@ -207,10 +203,9 @@ def plan_load(model: ScaleNetSwinTransformer, fmt: str, converted: Mapping[str, 
         if unexpected:
             parts.append(f'{len(unexpected)} checkpoint key(s) the model does not have: {unexpected[:8]}')
         raise ValueError(f'checkpoint {report.checkpoint!r} ({report.source}, {fmt} layout) does not fit this '
-                         f'backbone (arch {model.arch}, scaled depths {model.scaled_depths}):\n  '
-                         + '\n  '.join(parts))
+                         f'backbone ({model.extra_repr()}):\n  ' + '\n  '.join(parts))
     for key in converted:
-        if key.split('.')[-1] in RECOMPUTED_BUFFERS:
+        if key.split('.')[-1] in recomputed:
             report.skipped[key] = 'buffer recomputed by the model'
     return target
 
@@ -220,42 +215,47 @@ def non_finite_keys(state: Mapping[str, torch.Tensor]) -> list[str]:
     return [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
 
 
-def layer_map_mismatch(model: ScaleNetSwinTransformer, key: str, value: torch.Tensor) -> Optional[str]:
-    """Why checkpoint tensor ``key`` (a stage's ``layer_map``) cannot load into ``model``; None otherwise."""
-    match = re.fullmatch(r'stages\.(\d+)\.layer_map', key)
-    return None if match is None else model.stages[int(match.group(1))].layer_map_mismatch(value)
+def layer_map_mismatch(model: nn.Module, key: str, value: torch.Tensor) -> Optional[str]:
+    """Why checkpoint tensor ``key`` (a ``layer_map`` buffer) cannot load into ``model``; None otherwise."""
+    for prefix, positions in model.shared_positions().items():
+        if key == f'{prefix}layer_map':
+            return positions.layer_map_mismatch(value)
+    return None
 
 
-def same_layer_maps(model: ScaleNetSwinTransformer, state: Mapping[str, torch.Tensor]) -> bool:
-    """Whether the checkpoint's ``stages.{s}.layer_map`` buffers equal the model's maps."""
-    return all(f'stages.{s}.layer_map' in state and layer_map_mismatch(model, f'stages.{s}.layer_map',
-                                                                       state[f'stages.{s}.layer_map']) is None
-               for s in range(len(model.stages)))
+def same_layer_maps(model: nn.Module, state: Mapping[str, torch.Tensor]) -> bool:
+    """Whether the checkpoint's ``layer_map`` buffers equal the model's maps."""
+    return all(f'{prefix}layer_map' in state and positions.layer_map_mismatch(state[f'{prefix}layer_map']) is None
+               for prefix, positions in model.shared_positions().items())
 
 
-def load_pretrained(model: ScaleNetSwinTransformer, checkpoint: str,
-                    prefix: Optional[str] = None) -> LoadReport:
+def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = None) -> LoadReport:
     """Load ``checkpoint`` into ``model`` strictly (see the module docstring); returns the report."""
     raw = read_checkpoint(checkpoint)
     state = extract_state_dict(raw)
     if not state:
         raise ValueError(f'checkpoint {checkpoint!r} contains no tensors (top-level keys: {list(raw)[:8]})')
     source, backbone_state = select_backbone(state, prefix)
-    conversion = to_mm_backbone(backbone_state)
+    architecture = detect_architecture(backbone_state)
+    if architecture != model.architecture:
+        raise ValueError(f'checkpoint {checkpoint!r} holds a {architecture} backbone, the model is a '
+                         f'{model.architecture} ({type(model).__name__}): use the matching backbone type')
+    layout = LAYOUTS[architecture]
+    conversion = layout.convert(backbone_state)
     fmt, converted, skipped = conversion.format, conversion.state, conversion.skipped
-    if fmt == 'scalenet' and is_plain_swin(converted) and not same_layer_maps(model, converted):
-        # a plain Swin saved by our backbone (depth 1, or untied): grow the model from it like any mm Swin
+    if fmt == 'scalenet' and is_plain_scalenet(converted) and not same_layer_maps(model, converted):
+        # a plain model saved by our backbone (depth 1, or untied): grow the model from it like any mm file
         fmt = 'mm'
-        for key in [k for k in converted if k.endswith('.layer_map')]:
+        for key in [k for k in converted if k.split('.')[-1] == 'layer_map']:
             del converted[key]
-            skipped[key] = 'identity layer map of a plain Swin saved by ScaleNetSwinTransformer'
+            skipped[key] = f'identity layer map of a plain {architecture} saved by our backbone'
     report = LoadReport(checkpoint=str(checkpoint), source=source, format=fmt, skipped=dict(skipped),
-                        renamed=dict(conversion.renamed))
+                        renamed=dict(conversion.renamed), rename_note=conversion.rename_note)
     non_finite = non_finite_keys(converted)
     if non_finite:
         raise ValueError(f'checkpoint {checkpoint!r} has NaN/Inf values in {len(non_finite)} tensor(s): '
                          f'{non_finite[:5]}; refusing to load it')
-    target = plan_load(model, fmt, converted, report)
+    target = plan_load(model, layout, fmt, converted, report)
     model.load_state_dict(target, strict=True)
     if fmt != 'scalenet':
         # the grown model starts as the source network, whatever a parent's init_cfg did before

@@ -1,4 +1,4 @@
-from .backbones import ScaleNetSwinTransformer
+from .backbones import ScaleNetSwinTransformer, ScaleNetVisionTransformer
 from .classifiers import ImageClassifier
 
-__all__ = ['ImageClassifier', 'ScaleNetSwinTransformer']
+__all__ = ['ImageClassifier', 'ScaleNetSwinTransformer', 'ScaleNetVisionTransformer']

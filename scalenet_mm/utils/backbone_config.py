@@ -1,12 +1,12 @@
 """Build the model or backbone a config describes (for the checkpoint and analysis tools, pre-run checks)."""
-from typing import Optional
+from typing import Optional, Union
 
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.registry import DefaultScope
 
-from ..models.backbones.scalenet_swin import ScaleNetSwinTransformer
+from ..models.backbones import ScaleNetSwinTransformer, ScaleNetVisionTransformer
 from ..registry import MODELS
 
 
@@ -18,7 +18,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
-def build_backbone(cfg: Config, with_init_cfg: bool = False) -> ScaleNetSwinTransformer:
+ScaleNetBackbone = Union[ScaleNetSwinTransformer, ScaleNetVisionTransformer]
+
+
+def build_backbone(cfg: Config, with_init_cfg: bool = False) -> ScaleNetBackbone:
     """The ScaleNet backbone of ``cfg.model.backbone`` (or of ``cfg.model`` when that is the backbone).
 
     ``init_cfg`` (pretrained weights) is dropped unless ``with_init_cfg``: tools load their own checkpoint.
@@ -31,8 +34,9 @@ def build_backbone(cfg: Config, with_init_cfg: bool = False) -> ScaleNetSwinTran
     if not with_init_cfg:
         backbone_cfg.pop('init_cfg', None)
     backbone = MODELS.build(backbone_cfg)
-    if not isinstance(backbone, ScaleNetSwinTransformer):
-        raise ValueError(f'model.backbone is a {type(backbone).__name__}, not a ScaleNetSwinTransformer')
+    if not isinstance(backbone, (ScaleNetSwinTransformer, ScaleNetVisionTransformer)):
+        raise ValueError(f'model.backbone is a {type(backbone).__name__}, not a ScaleNetSwinTransformer or '
+                         'ScaleNetVisionTransformer')
     return backbone
 
 

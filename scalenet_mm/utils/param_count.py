@@ -2,13 +2,14 @@
 
 ``total`` counts a shared block once per position that runs it (the size of the equivalent untied model);
 ``unique`` counts every tensor once (what a checkpoint stores); ``trainable`` counts unique tensors with
-``requires_grad``. Groups: ``stages.{s}`` of each ScaleNet backbone, other top-level children by name.
+``requires_grad``. Groups: ``stages.{s}`` of a Swin backbone, ``layers`` of a ViT, other top-level children
+by name.
 """
 from dataclasses import dataclass
 
 import torch.nn as nn
 
-from ..models.backbones.scalenet_swin import ScaleNetStage
+from ..models.scaling.shared_positions import shared_position_layers
 
 
 @dataclass
@@ -30,12 +31,11 @@ def _group_of(name: str) -> str:
 def count_parameters(model: nn.Module) -> dict[str, ParamCount]:
     """Per-group counts plus a ``'total'`` row. Works on any module; multiplicity comes from ScaleNet maps."""
     multiplicity: dict[int, int] = {}
-    for stage in model.modules():
-        if isinstance(stage, ScaleNetStage):
-            for block_index, block in enumerate(stage.blocks):
-                uses = stage.position_block.count(block_index)
-                for param in block.parameters():
-                    multiplicity[id(param)] = uses
+    for positions in shared_position_layers(model):
+        for block_index, block in enumerate(positions.owned_blocks):
+            uses = positions.position_block.count(block_index)
+            for param in block.parameters():
+                multiplicity[id(param)] = uses
     counts: dict[str, ParamCount] = {}
     seen: set[int] = set()
     for name, param in model.named_parameters(remove_duplicate=False):

@@ -1,4 +1,4 @@
-"""An image classifier for the ImageNet stage: backbone, global average pooling, linear head.
+"""An image classifier for the ImageNet stage: backbone, pooling (global average or class token), linear head.
 
 Training loss: with ``mixup`` set, timm's Mixup/CutMix mixes the batch and its one-hot (label-smoothed)
 targets and the loss is timm's ``SoftTargetCrossEntropy``; without it, cross entropy with
@@ -15,16 +15,19 @@ from mmengine.structures import BaseDataElement
 
 from ...registry import MODELS
 
+POOLS = ('avg', 'cls_token')
 MIXUP_KEYS = ('mixup_alpha', 'cutmix_alpha', 'cutmix_minmax', 'prob', 'switch_prob', 'mode')
 
 
 @MODELS.register_module()
 class ImageClassifier(BaseModel):
-    """``backbone -> last feature map -> mean over H, W -> Linear(num_classes)``.
+    """``backbone -> last output -> pooled (B, C) -> Linear(num_classes)``.
 
     Args:
         backbone: config of the backbone (e.g. ``scalenet_mm.ScaleNetSwinTransformer`` with
             ``out_indices=(3,)``); its last output ``(B, C, H, W)`` is pooled.
+        pool: ``'avg'`` (mean over H, W; Swin) or ``'cls_token'`` (the class token of a ViT/DeiT built with
+            ``output_cls_token=True`` and ``final_norm=True``, as DeiT's head reads it).
         num_classes: number of classes.
         in_channels: channels ``C`` of the pooled feature.
         label_smoothing: smoothing of the targets (mixed or not).
@@ -37,15 +40,21 @@ class ImageClassifier(BaseModel):
         init_cfg: mmengine init config of the whole classifier.
     """
 
-    def __init__(self, backbone: dict, num_classes: int, in_channels: int, label_smoothing: float = 0.1,
-                 mixup: Optional[dict] = None, head_init: Optional[dict] = None,
+    def __init__(self, backbone: dict, num_classes: int, in_channels: int, pool: str = 'avg',
+                 label_smoothing: float = 0.1, mixup: Optional[dict] = None, head_init: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+        if pool not in POOLS:
+            raise ValueError(f'pool={pool!r} is not one of {POOLS}')
         if head_init is not None and (set(head_init) - {'checkpoint', 'prefix'} or 'checkpoint' not in head_init):
             raise ValueError(f"head_init={head_init!r} must be dict(checkpoint=<path>, prefix='head.')")
         if mixup is not None and set(mixup) - set(MIXUP_KEYS):
             raise ValueError(f'mixup has unknown key(s) {sorted(set(mixup) - set(MIXUP_KEYS))}; allowed: {MIXUP_KEYS}')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
+        if pool == 'cls_token' and not getattr(self.backbone, 'output_cls_token', False):
+            raise ValueError("pool='cls_token' reads the class token: build the backbone with output_cls_token=True "
+                             '(a ScaleNetVisionTransformer)')
+        self.pool = pool
         self.head = nn.Linear(in_channels, num_classes)
         self.num_classes = num_classes
         self.head_init = head_init
@@ -83,8 +92,9 @@ class ImageClassifier(BaseModel):
                 param.copy_(state[prefix + name])
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """``(B, 3, H, W) -> (B, C)``: pooled last backbone feature."""
-        return self.backbone(inputs)[-1].mean(dim=(2, 3))
+        """``(B, 3, H, W) -> (B, C)``: pooled last backbone output."""
+        out = self.backbone(inputs)[-1]
+        return out[1] if self.pool == 'cls_token' else out.mean(dim=(2, 3))
 
     def forward(self, inputs: Union[torch.Tensor, list[torch.Tensor]],
                 data_samples: Optional[list[BaseDataElement]] = None, mode: str = 'tensor'):

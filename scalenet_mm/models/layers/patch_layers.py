@@ -23,11 +23,12 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
 class PatchEmbed(nn.Module):
     """``(B, C_in, H, W) -> ((B, H/p * W/p, C), (H/p, W/p))`` with ceil division on odd sizes."""
 
-    def __init__(self, in_channels: int, embed_dims: int, patch_size: int, with_norm: bool) -> None:
+    def __init__(self, in_channels: int, embed_dims: int, patch_size: int, with_norm: bool, bias: bool = True,
+                 norm_eps: float = 1e-5) -> None:
         super().__init__()
         self.patch_size = patch_size
-        self.projection = nn.Conv2d(in_channels, embed_dims, kernel_size=patch_size, stride=patch_size)
-        self.norm: Optional[nn.LayerNorm] = nn.LayerNorm(embed_dims) if with_norm else None
+        self.projection = nn.Conv2d(in_channels, embed_dims, kernel_size=patch_size, stride=patch_size, bias=bias)
+        self.norm: Optional[nn.LayerNorm] = nn.LayerNorm(embed_dims, eps=norm_eps) if with_norm else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         x = self.projection(pad_to_multiple(x, self.patch_size))

@@ -1,11 +1,12 @@
 #!/usr/bin/env python
-"""Export a trained ScaleNet backbone as a plain, deeper mmdet/mmseg ``SwinTransformer`` checkpoint.
+"""Export a trained ScaleNet backbone as a plain, deeper mmdet/mmseg ``SwinTransformer`` or mmseg
+``VisionTransformer`` checkpoint.
 
-    python tools/export_plain_swin.py CONFIG SCALENET_CKPT OUT.pth [--prefix backbone.]
+    python tools/export_plain.py CONFIG SCALENET_CKPT OUT.pth [--prefix backbone.]
 
 The output holds ``state_dict`` with ``backbone.``-prefixed keys, so stock mmdet/mmseg configs use it as
-``model.backbone.init_cfg=dict(type='Pretrained', checkpoint='OUT.pth')`` with
-``depths`` set to the printed scaled depths. LoRA adapters are merged; parallel adapters are refused.
+``model.backbone.init_cfg=dict(type='Pretrained', checkpoint='OUT.pth')`` with ``depths`` (Swin) or
+``num_layers`` (ViT) set to the printed scaled depths. LoRA adapters are merged; parallel adapters are refused.
 """
 import argparse
 
@@ -13,7 +14,7 @@ import torch
 from mmengine.config import DictAction
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.checkpoint import export_plain_swin, load_pretrained
+from scalenet_mm.checkpoint import export_plain, load_pretrained
 from scalenet_mm.utils.backbone_config import build_backbone, load_config
 from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
 
@@ -31,11 +32,13 @@ def main() -> None:
     apply_trust_argument(args)
     backbone = build_backbone(load_config(args.config, args.cfg_options))
     print(load_pretrained(backbone, args.checkpoint, prefix=args.prefix).summary())
-    state = export_plain_swin(backbone)
+    state = export_plain(backbone)
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in state.items()},
                 'meta': {'exported_from': args.checkpoint, 'depths': list(backbone.scaled_depths),
                          'scalenet_mm_version': scalenet_mm.__version__}}, args.out)
-    print(f'wrote {args.out}: plain Swin with depths={backbone.scaled_depths}, {len(state)} tensors')
+    depths = 'depths' if backbone.architecture == 'swin' else 'num_layers'
+    print(f'wrote {args.out}: plain {backbone.architecture} with {depths}={backbone.scaled_depths}, '
+          f'{len(state)} tensors')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,87 @@
+"""What the checkpoint code knows about one architecture's files: :class:`BackboneLayout`.
+
+Each architecture (``swin_layouts.SwinLayout``, ``vit_layouts.ViTLayout``) recognises its layouts, converts
+them to the mm keys our backbones use (pure functions), and says which tensors a strict load may resize,
+keep at their initialisation or skip. The loader and exporter read backbones only through this and the
+backbone's small interface (``architecture``, ``shared_positions()``), never through a backbone class.
+"""
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import torch
+
+StateDict = Mapping[str, torch.Tensor]
+
+
+@dataclass
+class ConvertedBackbone:
+    """A backbone state dict in mm keys and what the conversion did.
+
+    Attributes:
+        architecture: ``'swin'`` or ``'vit'``.
+        format: the detected layout (one of the architecture's ``formats``).
+        state: mm-keyed tensors.
+        skipped: checkpoint key -> why it has no place in a backbone.
+        renamed: checkpoint key -> mm key, for moves beyond the systematic renaming.
+        rename_note: why those keys were moved.
+    """
+    architecture: str
+    format: str
+    state: 'OrderedDict[str, torch.Tensor]'
+    skipped: dict[str, str]
+    renamed: dict[str, str]
+    rename_note: str = ''
+
+
+class BackboneLayout:
+    """Base class: the per-architecture rules of the strict loader and the exporter."""
+
+    architecture = ''
+    formats: tuple[str, ...] = ()
+    # buffers that the model recomputes: never loaded from a checkpoint
+    recomputed_buffers: tuple[str, ...] = ()
+    # adapter target -> weight key inside a block (export merges LoRA deltas there)
+    adapter_target_keys: dict[str, str] = {}
+
+    def matches(self, state: StateDict) -> bool:
+        """Whether the keys are this architecture's (any of its layouts)."""
+        raise NotImplementedError
+
+    def detect(self, state: StateDict) -> str:
+        """The layout name (one of ``formats``); ``ValueError`` if none fits."""
+        raise NotImplementedError
+
+    def convert(self, state: StateDict) -> ConvertedBackbone:
+        """Detect the layout and convert to mm keys, with what was skipped and renamed."""
+        raise NotImplementedError
+
+    def kept_at_init(self, model: Any, key: str, converted: StateDict) -> Optional[str]:
+        """Why model ``key``, absent from the checkpoint, may keep its initialisation; None: it is missing."""
+        return None
+
+    def skip_reason(self, model: Any, key: str) -> Optional[str]:
+        """Why checkpoint ``key`` (mm keys) has no place in this model and is skipped; None: it must load."""
+        return None
+
+    def fit(self, model: Any, key: str, value: torch.Tensor, current: torch.Tensor
+            ) -> Optional[tuple[torch.Tensor, str]]:
+        """A tensor of another shape resized to ``current``'s, with a note; None when it cannot be."""
+        return None
+
+    def check_exportable(self, model: Any) -> None:
+        """``ValueError`` when the model cannot be written as the plain architecture."""
+
+
+def is_plain_scalenet(state: StateDict) -> bool:
+    """A ScaleNet state dict with identity layer maps and no adapters or per-position norms (a plain model
+    saved by our backbone: ``depth_scale=1``, or untied without adapters)."""
+    maps = [v for k, v in state.items() if re.fullmatch(r'(.*\.)?layer_map', k)]
+    per_position = any(re.search(r'(^|\.)(adapters|position_norms)\.\d+\.', k) for k in state)
+    return not per_position and all(torch.equal(m, torch.arange(len(m), dtype=m.dtype)) for m in maps)
+
+
+def has_layer_maps(state: StateDict) -> bool:
+    """Whether the state holds a ScaleNet ``layer_map`` buffer."""
+    return any(re.fullmatch(r'(.*\.)?layer_map', k) for k in state)
