@@ -108,3 +108,19 @@ def test_scalenet_upernet_loads_its_imagenet_stage_strictly(tmp_path):
     for key, value in backbone.state_dict().items():
         if key != 'pos_embed':
             assert torch.equal(value, classifier.backbone.state_dict()[key]), key
+
+
+def test_analysis_tools_count_the_vit(tmp_path):
+    import subprocess
+    import sys
+    config = str(DEIT / 'scalenet-deit-s-d2x_in1k-pre_8xb128-100e_in1k.py')
+    params = subprocess.run([sys.executable, str(REPO / 'tools/analysis/count_params.py'), config],
+                            capture_output=True, text=True, check=True).stdout
+    # 24 positions running 12 DeiT-S layers: the layers count twice with multiplicity, once unique
+    layers = next(line.split() for line in params.splitlines() if line.startswith('layers '))
+    assert float(layers[1]) == pytest.approx(2 * float(layers[2]), abs=0.002)
+    flops = subprocess.run([sys.executable, str(REPO / 'tools/analysis/get_flops.py'), str(DEIT /
+                            'deit-s_8xb128-300e_in1k.py'), '--backbone-only'], capture_output=True, text=True,
+                           check=True).stdout
+    total = next(float(line.split()[1]) for line in flops.splitlines() if line.startswith('total '))
+    assert total == pytest.approx(4.6, abs=0.05)  # DeiT-S at 224: 4.6 GFLOPs (the DeiT paper's figure)
