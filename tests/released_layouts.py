@@ -51,14 +51,19 @@ def microsoft_state(timm_model: torch.nn.Module) -> 'OrderedDict[str, torch.Tens
     return state
 
 
-def mmseg_convert_swin():
-    """mmseg's ``convert_swin`` from the installed package's ``tools/model_converters/swin2mmseg.py``."""
+def mmseg_converter(script: str, function: str):
+    """A converter function from the installed mmseg's ``.mim/tools/model_converters/{script}.py``."""
     import mmseg
-    path = Path(mmseg.__file__).parent / '.mim' / 'tools' / 'model_converters' / 'swin2mmseg.py'
-    spec = importlib.util.spec_from_file_location('swin2mmseg', path)
+    path = Path(mmseg.__file__).parent / '.mim' / 'tools' / 'model_converters' / f'{script}.py'
+    spec = importlib.util.spec_from_file_location(script, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.convert_swin
+    return getattr(module, function)
+
+
+def mmseg_convert_swin():
+    """mmseg's ``convert_swin`` (``swin2mmseg.py``)."""
+    return mmseg_converter('swin2mmseg', 'convert_swin')
 
 
 def mm_backbone_state(timm_model: torch.nn.Module) -> 'OrderedDict[str, torch.Tensor]':

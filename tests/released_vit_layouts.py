@@ -11,7 +11,6 @@
   ``layers.{i}.ln1/ln2``, ``ffn.layers.*``, final ``ln1``, ``patch_embed.projection``) and
   ``head.layers.head``; mmpretrain is not installed here, so this layout is written from its source.
 """
-import importlib.util
 import re
 from collections import OrderedDict
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 
 import timm
 import torch
+
+from released_layouts import mmseg_converter
 
 VIT_LAYOUTS = ('deit', 'timm', 'mmseg', 'mmpretrain')
 TIMM_DEIT = {'tiny': 'deit_tiny_patch16_224', 'small': 'deit_small_patch16_224'}
@@ -40,12 +41,7 @@ def random_timm_deit(arch: str = 'tiny', seed: int = 0, distilled: bool = False,
 
 def mmseg_convert_vit():
     """mmseg's ``convert_vit`` from the installed package's ``tools/model_converters/vit2mmseg.py``."""
-    import mmseg
-    path = Path(mmseg.__file__).parent / '.mim' / 'tools' / 'model_converters' / 'vit2mmseg.py'
-    spec = importlib.util.spec_from_file_location('vit2mmseg', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.convert_vit
+    return mmseg_converter('vit2mmseg', 'convert_vit')
 
 
 def mmpretrain_state(timm_model: torch.nn.Module) -> 'OrderedDict[str, torch.Tensor]':

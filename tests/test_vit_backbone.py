@@ -1,7 +1,6 @@
 """ScaleNetVisionTransformer against independent references: timm's DeiT (logits) and mmseg's
 VisionTransformer loaded from the same released-layout files, an untied deeper mmseg ViT built from copies,
 and the exported plain ViT loaded strictly by mmseg."""
-import copy
 
 import pytest
 import torch
@@ -14,7 +13,7 @@ from scalenet_mm.checkpoint import export_plain, load_pretrained
 from scalenet_mm.models.classifiers import ImageClassifier
 from scalenet_mm.models.scaling.adapters import LowRankAdapter
 from scalenet_mm.utils.param_count import count_parameters
-from released_vit_layouts import VIT_LAYOUTS, mmseg_convert_vit, random_timm_deit, released_vit_file
+from released_vit_layouts import VIT_LAYOUTS, random_timm_deit, released_vit_file
 
 DEIT_TINY = dict(arch='deit-tiny', patch_bias=True, norm_cfg=dict(type='LN', eps=1e-6))
 MMSEG_TINY = dict(embed_dims=192, num_layers=12, num_heads=3, patch_bias=True, norm_cfg=dict(type='LN', eps=1e-6))

@@ -21,11 +21,9 @@ from typing import Any, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
-from ...checkpoint.load import load_pretrained
 from ...registry import MODELS
 from ..layers.patch_layers import PatchEmbed, PatchMerging
 from ..layers.shift_modes import resolve_shift_modes
@@ -35,6 +33,7 @@ from ..scaling.adapters import AdapterConfig, parse_adapter_config
 from ..scaling.layer_map import LayerMapSpec, StagePlan, plan_stages
 from ..scaling.shared_positions import SharedPositions
 from ..scaling.trainable import apply_trainable_policy, check_trainable, start_as_source
+from .pretrained_init import PretrainedInit
 from .swin_arguments import check_layer_configs, check_strides, resolve_arch, resolve_init_cfg, to_2tuple
 
 class ScaleNetStage(SharedPositions):
@@ -85,7 +84,7 @@ class ScaleNetStage(SharedPositions):
 
 
 @MODELS.register_module()
-class ScaleNetSwinTransformer(BaseModule):
+class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
     """Swin Transformer deepened by stage-wise weight sharing with per-position adapters (ScaleNet).
 
     Args:
@@ -250,15 +249,6 @@ class ScaleNetSwinTransformer(BaseModule):
         return self
 
     # ------------------------------------------------------------------ initialisation
-    def init_weights(self) -> None:
-        """Random init (as mmdet's Swin) or a strict load of ``init_cfg``'s pretrained checkpoint."""
-        if self.init_cfg is None:
-            self.random_init()
-        else:
-            report = load_pretrained(self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'))
-            MMLogger.get_current_instance().info(report.summary())
-        self._is_init = True
-
     def random_init(self) -> None:
         """Truncated-normal linears and bias tables (as Microsoft's Swin and timm; mmdet leaves the tables at
         zero), unit LayerNorms, zero-``up`` adapters."""

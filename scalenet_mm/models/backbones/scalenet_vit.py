@@ -18,18 +18,17 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
-from ...checkpoint.load import load_pretrained
 from ...registry import MODELS
 from ..layers.patch_layers import PatchEmbed
 from ..layers.vit_block import VIT_NORM_NAMES, PackedProjections, ViTBlock
-from ..scaling.layer_map import StagePlan, plan_stages
 from ..scaling.adapters import parse_adapter_config
+from ..scaling.layer_map import plan_stages
 from ..scaling.shared_positions import SharedPositions
 from ..scaling.trainable import apply_trainable_policy, check_trainable, start_as_source
+from .pretrained_init import PretrainedInit
 from .swin_arguments import resolve_init_cfg, to_2tuple
 from .vit_arguments import check_mmseg_options, layer_norm_eps, resolve_vit_arch
 
@@ -37,7 +36,7 @@ ViTLayerMap = Union[str, Sequence[int], Sequence[Sequence[int]]]
 
 
 @MODELS.register_module()
-class ScaleNetVisionTransformer(SharedPositions, BaseModule):
+class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
     """Plain ViT / DeiT deepened by weight sharing with per-position adapters (ScaleNet).
 
     Args:
@@ -161,15 +160,6 @@ class ScaleNetVisionTransformer(SharedPositions, BaseModule):
         apply_trainable_policy(self, trainable)
 
     # ------------------------------------------------------------------ initialisation
-    def init_weights(self) -> None:
-        """Random init (DeiT/timm style) or a strict load of ``init_cfg``'s pretrained checkpoint."""
-        if self.init_cfg is None:
-            self.random_init()
-        else:
-            report = load_pretrained(self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'))
-            MMLogger.get_current_instance().info(report.summary())
-        self._is_init = True
-
     def random_init(self) -> None:
         """Truncated-normal (std 0.02) linears, projections, ``pos_embed`` and ``cls_token``; zero biases; unit
         LayerNorms; the patch projection as a fresh Conv2d; zero-``up`` adapters."""
