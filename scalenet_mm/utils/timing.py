@@ -1,14 +1,15 @@
-"""Benchmark measurements: paired timing (two steps timed alternately, so drifts hit both) and memory."""
+"""Benchmark measurements: interleaved timing (steps timed round-robin, so drifts hit each alike) and memory."""
 import statistics
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
 
-def paired_medians(step_a: Callable[[], None], step_b: Callable[[], None], warmup: int, repeats: int,
-                   device: torch.device) -> tuple[float, float]:
-    """Median wall times (s) of two steps, timed A, B, A, B, ... after ``warmup`` untimed pairs."""
+def interleaved_times(steps: Sequence[Callable[[], None]], warmup: int, repeats: int,
+                      device: torch.device) -> list[list[float]]:
+    """Wall times (s) of several steps timed round-robin (A, B, C, A, B, C, ...) after ``warmup`` untimed
+    rounds, so drifts of the machine hit every step alike; one list of ``repeats`` times per step."""
     def timed(step: Callable[[], None]) -> float:
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
@@ -19,10 +20,17 @@ def paired_medians(step_a: Callable[[], None], step_b: Callable[[], None], warmu
         return time.perf_counter() - start
 
     for _ in range(warmup):
-        step_a()
-        step_b()
-    pairs = [(timed(step_a), timed(step_b)) for _ in range(repeats)]
-    return statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs)
+        for step in steps:
+            step()
+    rounds = [[timed(step) for step in steps] for _ in range(repeats)]
+    return [list(times) for times in zip(*rounds)]
+
+
+def paired_medians(step_a: Callable[[], None], step_b: Callable[[], None], warmup: int, repeats: int,
+                   device: torch.device) -> tuple[float, float]:
+    """Median wall times (s) of two steps, timed A, B, A, B, ... after ``warmup`` untimed pairs."""
+    times_a, times_b = interleaved_times((step_a, step_b), warmup, repeats, device)
+    return statistics.median(times_a), statistics.median(times_b)
 
 
 def _proc_status_kib(field: str) -> int:
