@@ -3,7 +3,8 @@
 Position ``p`` of a scaled sequence becomes block ``p`` of the plain model (``stages.{s}.blocks.{p}`` of an
 mmdet/mmseg ``SwinTransformer`` with ``depths = scaled depths``; ``layers.{p}`` of an mmseg
 ``VisionTransformer`` with ``num_layers = scaled depth``): a copy of the block it runs, with its own norms
-where it has them and its LoRA adapters folded into the target weights (``W + scale * W_up @ W_down``).
+where it has them, its LoRA adapters folded into the target weights (``W + scale * W_up @ W_down``) and its
+gate, if any, folded into the last linear (weight and bias) of both residual branches.
 Refused, with the reason: non-linear (``'parallel'``) adapters, and what the architecture's plain model
 cannot express (Swin window modes other than SW-MSA exactly at odd positions).
 """
@@ -31,10 +32,11 @@ def check_exportable(model: nn.Module) -> None:
 def export_plain(model: nn.Module) -> 'OrderedDict[str, torch.Tensor]':
     """The plain model's state dict (bare keys) with one block per position; tensors are copies."""
     check_exportable(model)
-    target_keys = LAYOUTS[model.architecture].adapter_target_keys
+    layout = LAYOUTS[model.architecture]
+    target_keys = layout.adapter_target_keys
     state = model.state_dict()
     sequences = model.shared_positions()
-    per_position = ('layer_map', 'adapters.', 'position_norms.')
+    per_position = ('layer_map', 'adapters.', 'position_norms.', 'gates.')
     out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     for key, value in state.items():
         inside = next((prefix for prefix, positions in sequences.items() if key.startswith(prefix) and
@@ -55,6 +57,12 @@ def export_plain(model: nn.Module) -> 'OrderedDict[str, torch.Tensor]':
                     out[position_prefix + f'{name}.bias'] = norm.bias.detach().clone()
             for target, adapter in positions.adapters[p].items():
                 out[position_prefix + target_keys[target]] += adapter.merged_delta()
+            gate = positions.gates.get(str(p)) if positions.gates is not None else None
+            if gate is not None:  # x + g * (W h + b) = x + (g W) h + g b
+                for branch in layout.branch_output_prefixes:
+                    for name in ('weight', 'bias'):
+                        if position_prefix + branch + name in out:
+                            out[position_prefix + branch + name] *= gate.detach()
     return OrderedDict(sorted(out.items(), key=lambda item: _natural_key(item[0])))
 
 

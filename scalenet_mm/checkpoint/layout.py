@@ -44,6 +44,8 @@ class BackboneLayout:
     recomputed_buffers: tuple[str, ...] = ()
     # adapter target -> weight key inside a block (export merges LoRA deltas there)
     adapter_target_keys: dict[str, str] = {}
+    # the last linear of each residual branch inside a block (export scales them by a position's gate)
+    branch_output_prefixes: tuple[str, ...] = ()
 
     def matches(self, state: StateDict) -> bool:
         """Whether the keys are this architecture's (any of its layouts)."""
@@ -78,7 +80,7 @@ def is_plain_scalenet(state: StateDict) -> bool:
     """A ScaleNet state dict with identity layer maps and no adapters or per-position norms (a plain model
     saved by our backbone: ``depth_scale=1``, or untied without adapters)."""
     maps = [v for k, v in state.items() if re.fullmatch(r'(.*\.)?layer_map', k)]
-    per_position = any(re.search(r'(^|\.)(adapters|position_norms)\.\d+\.', k) for k in state)
+    per_position = any(re.search(r'(^|\.)(adapters\.\d+\.|position_norms\.\d+\.|gates\.\d+$)', k) for k in state)
     return not per_position and all(torch.equal(m, torch.arange(len(m), dtype=m.dtype)) for m in maps)
 
 

@@ -130,7 +130,7 @@ def select_backbone(state: Mapping[str, torch.Tensor], prefix: Optional[str]
 def source_key(model: nn.Module, key: str) -> Optional[str]:
     """The source-checkpoint key that initialises model ``key``; None when it is not loaded from a source."""
     for prefix, positions in model.shared_positions().items():
-        match = re.match(rf'{re.escape(prefix)}({positions.blocks_name}|adapters|position_norms|layer_map)'
+        match = re.match(rf'{re.escape(prefix)}({positions.blocks_name}|adapters|position_norms|gates|layer_map)'
                          r'(?:\.(\d+))?(\..*)?$', key)
         if match is None:
             continue

@@ -131,6 +131,7 @@ class SwinLayout(BackboneLayout):
     recomputed_buffers = SWIN_RECOMPUTED_BUFFERS
     adapter_target_keys = {'qkv': 'attn.w_msa.qkv.weight', 'proj': 'attn.w_msa.proj.weight',
                            'fc1': 'ffn.layers.0.0.weight', 'fc2': 'ffn.layers.1.weight'}
+    branch_output_prefixes = ('attn.w_msa.proj.', 'ffn.layers.1.')
 
     def matches(self, state: StateDict) -> bool:
         return any(re.match(r'(stages|layers)\.\d+\.blocks\.\d+\.', k) for k in state)

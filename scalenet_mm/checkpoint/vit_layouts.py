@@ -103,6 +103,7 @@ class ViTLayout(BackboneLayout):
     formats = VIT_FORMATS
     adapter_target_keys = {'qkv': 'attn.attn.in_proj_weight', 'proj': 'attn.attn.out_proj.weight',
                            'fc1': 'ffn.layers.0.0.weight', 'fc2': 'ffn.layers.1.weight'}
+    branch_output_prefixes = ('attn.attn.out_proj.', 'ffn.layers.1.')
 
     def matches(self, state: StateDict) -> bool:
         return any(re.match(r'(blocks|layers)\.\d+\.attn\.(qkv|attn\.in_proj_weight)', k) for k in state)

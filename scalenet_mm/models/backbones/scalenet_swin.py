@@ -9,6 +9,7 @@ the layer map)::
     stages.{s}.layer_map             (persistent buffer) the owned block each position runs
     stages.{s}.adapters.{p}.{t}.{down,up}.weight    per-position adapters (targets t)
     stages.{s}.position_norms.{p}.{norm1,norm2}.*  per-position norms (share_norms=False, inserted p)
+    stages.{s}.gates.{p}             per-position residual gates (gate_inserted=True, inserted p)
     stages.{s}.downsample.{norm,reduction}
     norm{i}                          output norms for i in out_indices
 
@@ -50,11 +51,12 @@ class ScaleNetStage(SharedPositions):
         downsample: the PatchMerging after the stage, or None.
         with_cp: non-reentrant activation checkpointing per position.
         pad_small_map: small-map window convention (see :mod:`..layers.window_attention`).
+        gate_inserted: a zero-initialised learnable gate per inserted position.
     """
 
     def __init__(self, plan: StagePlan, shifted: Sequence[bool], drop_path_rates: Sequence[float], unshare: bool,
                  adapter: Optional[AdapterConfig], share_norms: bool, block_args: dict[str, Any],
-                 downsample: Optional[PatchMerging], with_cp: bool, pad_small_map: bool) -> None:
+                 downsample: Optional[PatchMerging], with_cp: bool, pad_small_map: bool, gate_inserted: bool) -> None:
         super().__init__()
         self.shifted = tuple(shifted)
         self.pad_small_map = pad_small_map
@@ -63,13 +65,14 @@ class ScaleNetStage(SharedPositions):
         self.build_positions(plan, drop_path_rates, unshare, adapter, share_norms,
                              build_block=lambda: SwinBlock(**block_args), build_norm=lambda: nn.LayerNorm(embed_dims),
                              norm_names=SWIN_NORM_NAMES, embed_dims=embed_dims,
-                             hidden_dims=block_args['hidden_dims'], with_cp=with_cp)
+                             hidden_dims=block_args['hidden_dims'], with_cp=with_cp, gate_inserted=gate_inserted)
         self.downsample = downsample
 
     def position_context(self, position: int) -> SwinPositionContext:
         """The shared per-position state plus the position's window mode."""
         context = super().position_context(position)
-        return SwinPositionContext(context.drop_path_rate, context.adapters, context.norms, self.shifted[position])
+        return SwinPositionContext(context.drop_path_rate, context.adapters, context.norms, context.gate,
+                                   self.shifted[position])
 
     def forward(self, x: torch.Tensor, hw_shape: tuple[int, int]
                 ) -> tuple[torch.Tensor, tuple[int, int], torch.Tensor, tuple[int, int]]:
@@ -101,6 +104,10 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
         share_norms: positions share their block's LayerNorms; if False, inserted positions own copies.
         trainable: ``'all'``, ``'adapters_norms'`` (shared weights frozen) or ``'adapters'``.
         unshare: build the scaled depth untied (each position its own block).
+        gate_inserted: give every inserted position (one that is not the first to run its source block) a
+            learnable scalar gate on both residual branches, zero at the start: the grown model then starts
+            exactly as the source network whatever the adapters. Trained under every ``trainable`` policy;
+            export folds it into the branch output weights.
         pad_small_map: how a stage whose feature map has a side no larger than ``window_size`` attends.
             True (default, mmdet/mmseg): pad to a whole window and shift (SW-MSA) anyway. False (Microsoft's
             Swin, timm, mmpretrain classifiers): the window shrinks to that side and does not shift, so the
@@ -139,6 +146,7 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
                  share_norms: bool = True,
                  trainable: str = 'all',
                  unshare: bool = False,
+                 gate_inserted: bool = False,
                  pad_small_map: bool = True,
                  embed_dims: Optional[int] = None,
                  depths: Optional[Sequence[int]] = None,
@@ -213,7 +221,8 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
                               qk_scale=qk_scale, drop_rate=drop_rate, attn_drop_rate=attn_drop_rate)
             downsample = PatchMerging(dims, 2 * dims, patch_norm) if s < num_stages - 1 else None
             self.stages.append(ScaleNetStage(plan, shifted[s], rates[start:start + plan.depth], unshare, adapter_cfg,
-                                             share_norms, block_args, downsample, with_cp, pad_small_map))
+                                             share_norms, block_args, downsample, with_cp, pad_small_map,
+                                             gate_inserted))
             start += plan.depth
         for i in self.out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))

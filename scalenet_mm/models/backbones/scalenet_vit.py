@@ -9,6 +9,7 @@ Layout (keys equal mmseg ``VisionTransformer`` keys, plus adapters, optional per
     layer_map                         (persistent buffer) the owned layer each position runs
     adapters.{p}.{t}.{down,up}.weight per-position adapters (targets t)
     position_norms.{p}.{ln1,ln2}.*    per-position norms (share_norms=False, inserted p)
+    gates.{p}                         per-position residual gates (gate_inserted=True, inserted p)
     ln1                               final norm (final_norm=True)
 
 The whole depth is one sequence of positions (``g(p) = p mod L`` for the cyclic map).
@@ -47,7 +48,7 @@ class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
         scaled_depth: the number of positions, instead of ``depth_scale``.
         layer_map: ``'cyclic'`` (``g(p) = p mod L``), ``'interleave'`` or a list of source layer indices, one per
             position.
-        adapter, share_norms, trainable, unshare: as :class:`ScaleNetSwinTransformer`.
+        adapter, share_norms, trainable, unshare, gate_inserted: as :class:`ScaleNetSwinTransformer`.
         img_size: pretraining image size; ``pos_embed`` covers its patch grid and is resized for other inputs.
         out_indices: *positions* whose outputs are returned (``-1``: the last), e.g. ``(5, 11, 17, 23)`` for a
             UperNet on a 24-position model.
@@ -77,6 +78,7 @@ class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
                  share_norms: bool = True,
                  trainable: str = 'all',
                  unshare: bool = False,
+                 gate_inserted: bool = False,
                  img_size: Union[int, Sequence[int]] = 224,
                  patch_size: int = 16,
                  patch_pad: str = 'corner',
@@ -154,7 +156,8 @@ class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
                              build_block=lambda: ViTBlock(dims, arch_cfg['num_heads'], hidden_dims, qkv_bias,
                                                           drop_rate, attn_drop_rate, norm_eps),
                              build_norm=lambda: nn.LayerNorm(dims, eps=norm_eps), norm_names=VIT_NORM_NAMES,
-                             embed_dims=dims, hidden_dims=hidden_dims, with_cp=with_cp)
+                             embed_dims=dims, hidden_dims=hidden_dims, with_cp=with_cp,
+                             gate_inserted=gate_inserted)
         if final_norm:
             self.ln1 = nn.LayerNorm(dims, eps=norm_eps)
         apply_trainable_policy(self, trainable)
@@ -233,7 +236,7 @@ class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
             return 0, num_layers
         if parts[0] == 'layers':
             return self.position_block.index(int(parts[1])) + 1, num_layers
-        if parts[0] in ('adapters', 'position_norms'):
+        if parts[0] in ('adapters', 'position_norms', 'gates'):
             return int(parts[1]) + 1, num_layers
         return num_layers - 1, num_layers
 

@@ -11,7 +11,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from ..scaling.position import PositionContext, drop_path
+from ..scaling.position import PositionContext, residual
 from .ffn import FFN
 from .window_attention import ShiftWindowMSA, WindowGeometry
 
@@ -25,7 +25,8 @@ class SwinPositionContext(PositionContext):
 
 
 class SwinBlock(nn.Module):
-    """Pre-norm Swin block: ``x + drop_path(attn(norm1(x)))`` then ``x + drop_path(ffn(norm2(x)))``."""
+    """Pre-norm Swin block: ``x + drop_path(attn(norm1(x)))`` then ``x + drop_path(ffn(norm2(x)))`` (branches
+    times the position's gate where it has one)."""
 
     def __init__(self, embed_dims: int, num_heads: int, hidden_dims: int, window_size: int, qkv_bias: bool,
                  qk_scale: Optional[float], drop_rate: float, attn_drop_rate: float) -> None:
@@ -44,6 +45,6 @@ class SwinBlock(nn.Module):
         """
         norm1 = context.norms['norm1'] if context.norms is not None else self.norm1
         norm2 = context.norms['norm2'] if context.norms is not None else self.norm2
-        x = x + drop_path(self.attn(norm1(x), hw_shape, geometry, context.shifted, context.adapters),
-                          context.drop_path_rate, self.training)
-        return x + drop_path(self.ffn(norm2(x), context.adapters), context.drop_path_rate, self.training)
+        x = residual(x, self.attn(norm1(x), hw_shape, geometry, context.shifted, context.adapters), context,
+                     self.training)
+        return residual(x, self.ffn(norm2(x), context.adapters), context, self.training)

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..scaling.adapters import LowRankAdapter, linear_with_adapter
-from ..scaling.position import PositionContext, drop_path
+from ..scaling.position import PositionContext, residual
 from .ffn import FFN
 
 VIT_NORM_NAMES = ('ln1', 'ln2')
@@ -64,7 +64,8 @@ class ViTAttention(nn.Module):
 
 
 class ViTBlock(nn.Module):
-    """Pre-norm block: ``x + drop_path(attn(ln1(x)))`` then ``x + drop_path(ffn(ln2(x)))``."""
+    """Pre-norm block: ``x + drop_path(attn(ln1(x)))`` then ``x + drop_path(ffn(ln2(x)))`` (branches times the
+    position's gate where it has one)."""
 
     def __init__(self, embed_dims: int, num_heads: int, hidden_dims: int, qkv_bias: bool, drop_rate: float,
                  attn_drop_rate: float, norm_eps: float) -> None:
@@ -78,5 +79,5 @@ class ViTBlock(nn.Module):
         """``(B, N, C) -> (B, N, C)`` as run at the position ``context`` describes."""
         ln1 = context.norms['ln1'] if context.norms is not None else self.ln1
         ln2 = context.norms['ln2'] if context.norms is not None else self.ln2
-        x = x + drop_path(self.attn(ln1(x), context.adapters), context.drop_path_rate, self.training)
-        return x + drop_path(self.ffn(ln2(x), context.adapters), context.drop_path_rate, self.training)
+        x = residual(x, self.attn(ln1(x), context.adapters), context, self.training)
+        return residual(x, self.ffn(ln2(x), context.adapters), context, self.training)

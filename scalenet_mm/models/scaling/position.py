@@ -21,10 +21,19 @@ class PositionContext:
         adapters: the position's adapters by target (``fc1``, ``fc2``, ``qkv``, ``proj``); may be empty.
         norms: the position's own two block norms (``share_norms=False``) by the block's norm names, or None
             to use the block's.
+        gate: a learnable scalar multiplying both residual branches (``gate_inserted=True``, inserted
+            positions; zero at the start, so the position starts as the identity), or None.
     """
     drop_path_rate: float
     adapters: dict[str, LowRankAdapter]
     norms: Optional[nn.ModuleDict] = None
+    gate: Optional[torch.Tensor] = None
+
+
+def residual(x: torch.Tensor, branch: torch.Tensor, context: PositionContext, training: bool) -> torch.Tensor:
+    """``x + gate * drop_path(branch)`` (no gate: ``x + drop_path(branch)``); shapes ``(B, ..., C)``."""
+    branch = drop_path(branch, context.drop_path_rate, training)
+    return x + (branch if context.gate is None else context.gate * branch)
 
 
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:

@@ -9,7 +9,9 @@ A class mixes :class:`SharedPositions` in and calls :meth:`SharedPositions.build
 - ``layer_map``: a persistent buffer, the owned block each position runs;
 - ``adapters.{p}.{target}``: per-position adapters (an empty dict where a position has none);
 - ``position_norms.{p}.{norm}``: per-position copies of the block's two norms (``share_norms=False``,
-  inserted positions only).
+  inserted positions only);
+- ``gates.{p}``: a zero-initialised scalar on both residual branches of each inserted position
+  (``gate_inserted=True``), so the grown model starts exactly as the source network.
 
 The map is held in exactly two tuples that everything else (loader, export, counts, layer-wise lr decay)
 reads:
@@ -43,7 +45,7 @@ class SharedPositions(nn.Module):
     def build_positions(self, plan: StagePlan, drop_path_rates: Sequence[float], unshare: bool,
                         adapter: Optional[AdapterConfig], share_norms: bool, build_block: Callable[[], nn.Module],
                         build_norm: Callable[[], nn.Module], norm_names: tuple[str, str], embed_dims: int,
-                        hidden_dims: int, with_cp: bool) -> None:
+                        hidden_dims: int, with_cp: bool, gate_inserted: bool = False) -> None:
         """Register the owned blocks, the map buffer, per-position adapters and norms.
 
         Args:
@@ -57,6 +59,7 @@ class SharedPositions(nn.Module):
             norm_names: the block's two norm attribute names (``norm1, norm2`` / ``ln1, ln2``).
             embed_dims, hidden_dims: block width and MLP width (adapter shapes).
             with_cp: non-reentrant activation checkpointing per position.
+            gate_inserted: a zero-initialised learnable gate per inserted position.
         """
         if len(drop_path_rates) != plan.depth:
             raise ValueError(f'{len(drop_path_rates)} drop-path rates for {plan.depth} positions')
@@ -76,6 +79,8 @@ class SharedPositions(nn.Module):
         self.position_norms = None if share_norms or unshare else nn.ModuleList([
             nn.ModuleDict({name: build_norm() for name in norm_names}) if p in inserted else nn.ModuleDict()
             for p in range(plan.depth)])
+        self.gates = nn.ParameterDict({str(p): nn.Parameter(torch.zeros(())) for p in sorted(inserted)}) \
+            if gate_inserted else None
 
     @property
     def owned_blocks(self) -> nn.ModuleList:
@@ -97,8 +102,16 @@ class SharedPositions(nn.Module):
     def position_context(self, position: int) -> PositionContext:
         """The per-position state handed to the block at ``position``."""
         norms = self.position_norms[position] if self.position_norms is not None else None
+        gate = self.gates.get(str(position)) if self.gates is not None else None
         return PositionContext(drop_path_rate=self.drop_path_rates[position],
-                               adapters=dict(self.adapters[position].items()), norms=norms or None)
+                               adapters=dict(self.adapters[position].items()), norms=norms or None, gate=gate)
+
+    def close_gates(self) -> None:
+        """Set every gate to zero: the inserted positions compute the identity."""
+        if self.gates is not None:
+            with torch.no_grad():
+                for gate in self.gates.values():
+                    gate.zero_()
 
     def copy_norms_from_blocks(self) -> None:
         """Set each inserted position's own norms to its block's norms."""

@@ -16,7 +16,7 @@ def check_trainable(trainable: str, has_adapters: bool) -> None:
 
 
 def apply_trainable_policy(module: nn.Module, trainable: str) -> None:
-    """Set ``requires_grad`` of every parameter of ``module``: all, adapters (+ LayerNorms), by module type."""
+    """Set ``requires_grad`` of every parameter of ``module``: all, or adapters and gates (+ LayerNorms)."""
     for param in module.parameters():
         param.requires_grad = trainable == 'all'
     if trainable == 'all':
@@ -28,13 +28,18 @@ def apply_trainable_policy(module: nn.Module, trainable: str) -> None:
         if isinstance(sub, train_types):
             for param in sub.parameters():
                 param.requires_grad = True
+    for positions in shared_position_layers(module):
+        for gate in (positions.gates.values() if positions.gates is not None else ()):
+            gate.requires_grad = True
 
 
 def start_as_source(module: nn.Module) -> None:
-    """Zero every adapter's ``up`` and copy the blocks' norms into per-position norms, so every position
-    computes its block's function (after a random init or a source load, whatever ran before)."""
+    """Zero every adapter's ``up`` and every gate, and copy the blocks' norms into per-position norms, so every
+    position computes its block's function, or the identity where it is gated (after a random init or a
+    source load, whatever ran before)."""
     for sub in module.modules():
         if isinstance(sub, LowRankAdapter):
             sub.reset_parameters()
     for positions in shared_position_layers(module):
         positions.copy_norms_from_blocks()
+        positions.close_gates()
