@@ -1,6 +1,7 @@
 """tools/analysis: FLOPs against mmdet's Swin, curves from mmengine logs, config-vs-baseline benchmark, memory
 soak and the fidelity experiment, on tiny configs."""
 import json
+import re
 import os
 import subprocess
 import sys
@@ -140,17 +141,45 @@ def test_fidelity_experiment_end_to_end_on_the_bundled_subset(tmp_path):
     assert len((tmp_path / 'results.jsonl').read_text().splitlines()) == len(rows)
 
 
-def test_gpu_scaled_experiment_script_runs_at_tiny_size_on_cpu(tmp_path):
-    """The GPU script's source model (Swin-T width, 224 px) on 8 bundled images, one arm, 2 epochs."""
-    result = subprocess.run(
-        ['bash', 'tools/analysis/fidelity_experiment_gpu.sh', 'demo/data/cifar10_mini', str(tmp_path), '--epochs',
-         '2', '--seeds', '0', '--fractions', '1', '--variants', 'scalenet', '--train-samples', '8'],
-        cwd=REPO, capture_output=True, text=True,
-        env={**os.environ, 'PYTHON': sys.executable, 'BENCHMARK': '0',
-             'CFG_OPTIONS': 'train_dataloader.batch_size=4 train_dataloader.num_workers=0 '
-                            'train_dataloader.persistent_workers=False val_dataloader.num_workers=0 '
-                            'val_dataloader.persistent_workers=False val_dataloader.dataset.indices=8'})
+def test_gpu_experiment_script_runs_both_experiments_at_tiny_size_on_cpu(tmp_path):
+    """The GPU script's two experiments (mini Swin, then the DeiT-Tiny-wide ViT) on 8 bundled images, one arm,
+    2 epochs, from a .tar of the data as a GPU machine receives it; then a zero budget starts nothing."""
+    import tarfile
+    with tarfile.open(tmp_path / 'data.tar', 'w') as tar:
+        tar.add(REPO / 'demo/data/cifar10_mini', arcname='cifar10_mini')
+    env = {**os.environ, 'PYTHON': sys.executable, 'VAL_SPLIT': 'val', 'SEEDS': '0',
+           'LOADERS': 'train_dataloader.batch_size=4 val_dataloader.batch_size=8', 'CFG_OPTIONS': 'model.num_classes=5'}
+    command = ['bash', 'tools/analysis/fidelity_experiment_gpu.sh', str(tmp_path / 'data.tar'), str(tmp_path / 'out'),
+               '--epochs', '2', '--fractions', '1', '--variants', 'scalenet', '--train-samples', '8']
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
+    for experiment in ('swin', 'vit'):
+        rows = [json.loads(line) for line in (tmp_path / 'out' / experiment / 'results.jsonl').read_text().splitlines()]
+        assert [r['name'] for r in rows] == ['source_pretrain', 'scalenet_e2_seed0'], experiment
+        assert (tmp_path / 'out' / experiment / 'accuracy_vs_total_time.png').is_file()
+    vit = json.loads((tmp_path / 'out' / 'vit' / 'results.jsonl').read_text().splitlines()[0])
+    assert 2.5e6 < vit['unique_params'] < 3e6  # 6 layers of width 192: DeiT-Tiny's width at half its depth
+    again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env={**env, 'BUDGET_S': '0'})
+    assert again.returncode == 0 and again.stdout.count('budget of 0 s spent') == 2
+
+
+def test_fidelity_second_round_arms_plan_and_time_estimate(tmp_path):
+    """The width sweep runs at its one schedule, the gated arm starts from the source, --plan trains nothing,
+    and every run after the first prints an estimate of the time left."""
+    common = ['tools/analysis/fidelity_experiment.py', 'configs/fidelity/swin-mini_cifar10-20k.py', '--data',
+              'demo/data/cifar10_mini', '--val-split', 'val', '--work-dir', str(tmp_path), '--epochs', '4',
+              '--fractions', '1', '--seeds', '0', '--variants', 'scalenet_gated', 'scalenet_w4', '--sweep-dims', '4',
+              '--sweep-fraction', '0.5', '--train-samples', '32', '--cfg-options', 'model.num_classes=5',
+              'train_dataloader.batch_size=16', 'val_dataloader.batch_size=20']
+    plan = run_tool(*common, '--plan')
+    assert '3 runs planned, 0 done; estimated time left unknown until a run finishes' in plan
+    assert not (tmp_path / 'results.jsonl').exists()
+    out = run_tool(*common)
     rows = [json.loads(line) for line in (tmp_path / 'results.jsonl').read_text().splitlines()]
-    assert [r['name'] for r in rows] == ['source_pretrain', 'scalenet_e2_seed0']
-    assert rows[0]['unique_params'] > 10e6  # Swin-T width: a real model, not the CPU mini one
+    assert [r['name'] for r in rows] == ['source_pretrain', 'scalenet_gated_e4_seed0', 'scalenet_w4_e2_seed0']
+    assert re.search(r'\[2/3\] scalenet_gated_e4_seed0: estimated time left 0:\d\d \(h:mm\)', out)
+    by = {r['name']: r for r in rows}
+    # the sweep arm's adapters are 4 wide (the gated arm's 8) and only adapters, norms and gates train
+    assert by['scalenet_w4_e2_seed0']['trainable_params'] < by['scalenet_gated_e4_seed0']['trainable_params']
+    assert (tmp_path / 'accuracy_vs_total_time.png').is_file()
+    assert '3 runs planned, 3 done' in run_tool(*common, '--plan')

@@ -5,15 +5,21 @@ sharing + adapters learn more per unit of training than the alternatives?
     python tools/analysis/fidelity_experiment.py configs/fidelity/swin-mini_cifar10-subset.py \
         --data ../shared/data/cifar10_subset --val-split test --work-dir work_dirs/fidelity
 
-1. Trains the source model of CONFIG (a plain Swin) for E epochs (the "pretrained" model), once.
+1. Trains the source model of CONFIG (a plain Swin or ViT) for E epochs (the "pretrained" model), once.
 2. From it, at each fraction of E (default 1 and 1/3), for each seed: ``source`` (the source trained on),
    ``scalenet`` (2x, shared blocks frozen, adapters + norms trained, higher drop-path: the seed recipe),
-   ``scalenet_all`` (2x shared, adapters, everything trained), ``shared_noadapter`` (2x shared, no
-   adapters), ``stack`` (2x untied copies of the source blocks); and ``scratch`` (2x untied, random init)
-   for E epochs only. Backbones load the source strictly through ``init_cfg``, heads through ``head_init``.
-3. Writes ``results.jsonl`` (one line per run; runs already there are skipped, so an interrupted experiment
-   continues), ``results.md`` (mean and spread over seeds of top-1, unique / trainable parameters, FLOPs,
-   wall time) and ``accuracy_vs_time.png``.
+   ``scalenet_gated`` (the same with a zero-initialised gate per inserted position: it starts exactly as
+   the source), ``scalenet_all`` (2x shared, adapters, everything trained), ``shared_noadapter`` (2x
+   shared, no adapters), ``stack`` (2x untied copies of the source blocks); ``scratch`` (2x untied, random
+   init) for E epochs only; and the adapter width sweep ``scalenet_w{r}`` (the seed recipe at width r,
+   ``--sweep-dims``) at the ``--sweep-fraction`` schedule only. Backbones load the source strictly through
+   ``init_cfg``, heads through ``head_init``.
+3. Writes ``results.jsonl`` (one line per finished run, appended as it finishes; runs already there are
+   skipped, so a killed experiment loses at most the run in progress and continues where it stopped),
+   ``results.md`` (mean and spread over seeds of top-1, unique / trainable parameters, FLOPs, wall time),
+   ``accuracy_vs_time.png`` (training time of each run) and ``accuracy_vs_total_time.png`` (the grown
+   models' time plus the source's pre-training). Before each run it prints the estimated time left.
+   ``--plan`` prints the runs and the estimate without training.
 """
 import argparse
 import copy
@@ -40,23 +46,31 @@ class Variant:
     description: str
     backbone: dict[str, Any] = field(default_factory=dict)
     from_source: bool = True
-    full_schedule_only: bool = False
+    only_fraction: Optional[float] = None  # run at this schedule only (None: at every --fractions entry)
 
 
-def variants(adapter_dim: int, scalenet_drop_path: float) -> dict[str, Variant]:
+def variants(adapter_dim: int, scalenet_drop_path: float, sweep_dims: tuple[int, ...] = (),
+             sweep_fraction: float = 1 / 3) -> dict[str, Variant]:
     """The arms, in table order."""
-    adapter = dict(type='parallel', targets=('fc1', 'fc2'), dim=adapter_dim)
-    return {
+    def adapter(dim: int) -> dict[str, Any]:
+        return dict(type='parallel', targets=('fc1', 'fc2'), dim=dim)
+    seed_recipe = dict(depth_scale=2, trainable='adapters_norms', drop_path_rate=scalenet_drop_path)
+    arms = {
         'source': Variant('source model trained on (1x depth)'),
         'scalenet': Variant('ScaleNet-2x: shared + adapters, shared weights frozen (seed recipe)',
-                            dict(depth_scale=2, adapter=adapter, trainable='adapters_norms',
-                                 drop_path_rate=scalenet_drop_path)),
-        'scalenet_all': Variant('ScaleNet-2x, all weights trained', dict(depth_scale=2, adapter=adapter)),
+                            dict(seed_recipe, adapter=adapter(adapter_dim))),
+        'scalenet_gated': Variant('ScaleNet-2x seed recipe, inserted positions gated (start as identity)',
+                                  dict(seed_recipe, adapter=adapter(adapter_dim), gate_inserted=True)),
+        'scalenet_all': Variant('ScaleNet-2x, all weights trained', dict(depth_scale=2, adapter=adapter(adapter_dim))),
         'shared_noadapter': Variant('2x shared, no adapters, all trained', dict(depth_scale=2)),
         'stack': Variant('2x stack: untied copies of the source blocks', dict(depth_scale=2, unshare=True)),
         'scratch': Variant('2x untied from scratch', dict(depth_scale=2, unshare=True), from_source=False,
-                           full_schedule_only=True),
+                           only_fraction=1.0),
     }
+    for dim in sweep_dims:
+        arms[f'scalenet_w{dim}'] = Variant(f'ScaleNet-2x seed recipe, adapter width {dim}',
+                                           dict(seed_recipe, adapter=adapter(dim)), only_fraction=sweep_fraction)
+    return arms
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,19 +86,27 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--variants', nargs='+', help='subset of the arms (default: all)')
     parser.add_argument('--adapter-dim', type=int, default=8)
+    parser.add_argument('--sweep-dims', type=int, nargs='*', default=[],
+                        help='adapter widths of the width sweep (e.g. 4 8 16 32; default: no sweep)')
+    parser.add_argument('--sweep-fraction', type=float, default=1 / 3,
+                        help='the one schedule (fraction of E) of the width sweep')
+    parser.add_argument('--plan', action='store_true', help='print the runs and the estimated time, train nothing')
+    parser.add_argument('--budget', type=float, help='seconds after which no further run is started (a leased GPU)')
     parser.add_argument('--scalenet-drop-path', type=float, default=0.2,
                         help='drop-path of the frozen ScaleNet arm (the seed recipe uses a high one)')
     parser.add_argument('--train-samples', type=int, help='use only the first N training images (tests)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     args = parser.parse_args()
-    known = variants(args.adapter_dim, args.scalenet_drop_path)
+    known = variants(args.adapter_dim, args.scalenet_drop_path, tuple(args.sweep_dims), args.sweep_fraction)
     unknown = sorted(set(args.variants or ()) - set(known))
     if unknown:
         parser.error(f'unknown variant(s) {unknown}; choose among {list(known)}')
     if not osp.isdir(osp.join(args.data, 'train')) or not osp.isdir(osp.join(args.data, args.val_split)):
         parser.error(f'--data {args.data!r} must hold train/ and {args.val_split}/ class folders')
-    if any(not 0 < f <= 1 for f in args.fractions):
-        parser.error(f'--fractions {args.fractions} must lie in (0, 1]')
+    if any(not 0 < f <= 1 for f in args.fractions + [args.sweep_fraction]):
+        parser.error(f'--fractions {args.fractions} and --sweep-fraction {args.sweep_fraction} must lie in (0, 1]')
+    if any(d <= 0 for d in args.sweep_dims):
+        parser.error(f'--sweep-dims {args.sweep_dims} must be positive widths')
     return args
 
 
@@ -137,6 +159,33 @@ def train_and_measure(cfg: Config) -> dict[str, Any]:
                 checkpoint=osp.join(cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth'))
 
 
+def estimate_seconds(pending: list[tuple[str, str, int, int]], finished: list[dict],
+                     arms: dict[str, Variant]) -> float:
+    """Seconds the ``pending`` runs ``(name, variant, epochs, seed)`` should take: epochs times the seconds per
+    epoch of finished runs of the same variant, else of the same depth (1x: source; 2x: every other arm),
+    else 2x the source's; 0 when nothing finished yet to estimate from."""
+    def per_epoch(rows: list[dict]) -> Optional[float]:
+        return statistics.mean(r['train_seconds'] / r['epochs'] for r in rows) if rows else None
+
+    def is_1x(variant: str) -> bool:
+        return variant in ('source', 'source_pretrain') or arms[variant].backbone.get('depth_scale', 1) == 1
+    one_x = per_epoch([r for r in finished if is_1x(r['variant'])])
+    two_x = per_epoch([r for r in finished if not is_1x(r['variant'])]) or (2 * one_x if one_x else None)
+    total = 0.0
+    for _, variant, epochs, _ in pending:
+        rate = per_epoch([r for r in finished if r['variant'] == variant]) or (one_x if is_1x(variant) else two_x)
+        total += (rate or 0.0) * epochs
+    return total
+
+
+def format_seconds(seconds: float) -> str:
+    """``h:mm`` (unknown before the first run finishes)."""
+    if seconds <= 0:
+        return 'unknown until a run finishes'
+    minutes = int(round(seconds / 60))
+    return f'{minutes // 60}:{minutes % 60:02d} (h:mm)'
+
+
 def load_results(path: str) -> dict[str, dict]:
     """Runs already recorded, by run name."""
     if not osp.exists(path):
@@ -184,17 +233,22 @@ def summarise(rows: list[dict], arms: dict[str, Variant]) -> tuple[str, list[dic
     return '\n'.join(lines), summary
 
 
-def plot(summary: list[dict], source_seconds: float, path: str) -> None:
-    """Top-1 against training wall time, one line per variant through its schedules."""
+def plot(summary: list[dict], source_seconds: float, path: str, arms: dict[str, Variant],
+         with_source_time: bool = False) -> None:
+    """Top-1 against training wall time, one line per variant through its schedules; ``with_source_time``
+    adds the source's pre-training to every arm that starts from it."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for variant in dict.fromkeys(s['variant'] for s in summary):
-        points = sorted((s['seconds'], s['mean'], s['sd']) for s in summary if s['variant'] == variant)
+        extra = source_seconds if with_source_time and arms[variant].from_source else 0.0
+        points = sorted((s['seconds'] + extra, s['mean'], s['sd']) for s in summary if s['variant'] == variant)
         xs, ys, sds = zip(*points)
         ax.errorbar(xs, ys, yerr=sds, marker='o', capsize=3, label=variant)
-    ax.set_xlabel(f'training wall time (s), excluding the source pre-training ({source_seconds:.0f} s)')
+    ax.set_xlabel(f'training wall time (s), including the source pre-training ({source_seconds:.0f} s)'
+                  if with_source_time else
+                  f'training wall time (s), excluding the source pre-training ({source_seconds:.0f} s)')
     ax.set_ylabel('top-1 accuracy (%)')
     ax.grid(alpha=0.3)
     ax.legend()
@@ -207,7 +261,7 @@ def main() -> None:
     args = parse_args()
     base = load_config(args.config, args.cfg_options)
     total_epochs = args.epochs or base.train_cfg.max_epochs
-    arms = variants(args.adapter_dim, args.scalenet_drop_path)
+    arms = variants(args.adapter_dim, args.scalenet_drop_path, tuple(args.sweep_dims), args.sweep_fraction)
     if args.variants:
         arms = {k: v for k, v in arms.items() if k in args.variants}
     check_same_setup(args.work_dir, dict(config=osp.abspath(args.config), data=osp.abspath(args.data),
@@ -226,24 +280,48 @@ def main() -> None:
         return done[name]
 
     source_seed = args.seeds[0]
-    source = record('source_pretrain', 'source_pretrain', total_epochs, source_seed,
-                    run_config(base, args, 'source_pretrain', total_epochs, source_seed, {}, None))
+    plan = [('source_pretrain', 'source_pretrain', total_epochs, source_seed)]
     for seed in args.seeds:
-        for fraction in args.fractions:
+        for fraction in sorted(set(args.fractions) | {arm.only_fraction for arm in arms.values()} - {None},
+                               reverse=True):
             epochs = epochs_of(total_epochs, fraction)
             for variant, arm in arms.items():
-                if arm.full_schedule_only and fraction != 1.0:
-                    continue
-                name = f'{variant}_e{epochs}_seed{seed}'
-                cfg = run_config(base, args, name, epochs, seed, arm.backbone,
-                                 source['checkpoint'] if arm.from_source else None)
-                record(name, variant, epochs, seed, cfg)
+                wanted = fraction in args.fractions if arm.only_fraction is None else fraction == arm.only_fraction
+                if wanted:
+                    plan.append((f'{variant}_e{epochs}_seed{seed}', variant, epochs, seed))
+    pending = [run for run in plan if run[0] not in done]
+    print(f'{len(plan)} runs planned, {len(plan) - len(pending)} done; estimated time left '
+          f'{format_seconds(estimate_seconds(pending, list(done.values()), arms))}')
+    if args.plan:
+        for name, *_ in pending:
+            print(f'  to run: {name}')
+        return
+    source = None
+    start = time.perf_counter()
+    for index, (name, variant, epochs, seed) in enumerate(plan):
+        if name not in done and args.budget is not None and time.perf_counter() - start > args.budget:
+            print(f'the --budget of {args.budget:.0f} s is spent: {len(plan) - index} run(s) left for a rerun')
+            break
+        if name not in done:
+            left = estimate_seconds([run for run in plan[index:] if run[0] not in done], list(done.values()), arms)
+            print(f'[{index + 1}/{len(plan)}] {name}: estimated time left {format_seconds(left)}', flush=True)
+        if variant == 'source_pretrain':
+            source = record(name, variant, epochs, seed, run_config(base, args, name, epochs, seed, {}, None))
+            continue
+        arm = arms[variant]
+        cfg = run_config(base, args, name, epochs, seed, arm.backbone,
+                         source['checkpoint'] if arm.from_source else None)
+        record(name, variant, epochs, seed, cfg)
+    if source is None:
+        return  # the budget ended before the source was trained
     table, summary = summarise(list(done.values()), arms)
     header = (f'Source: {args.config}, {total_epochs} epochs, top-1 {source["top1"]:.2f} %, '
               f'{source["train_seconds"]:.0f} s of training (seed {source_seed}).\n\n')
     with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
         f.write(header + table + '\n')
-    plot(summary, source['train_seconds'], osp.join(args.work_dir, 'accuracy_vs_time.png'))
+    plot(summary, source['train_seconds'], osp.join(args.work_dir, 'accuracy_vs_time.png'), arms)
+    plot(summary, source['train_seconds'], osp.join(args.work_dir, 'accuracy_vs_total_time.png'), arms,
+         with_source_time=True)
     print(header + table)
 
 

@@ -1,25 +1,40 @@
 #!/usr/bin/env bash
-# The fidelity experiment scaled up for one GPU, then the backbone throughput at detection and segmentation
-# input sizes:
+# The second-round fidelity experiments on one GPU, within a time budget (default 540 s of training runs):
 #   tools/analysis/fidelity_experiment_gpu.sh DATA WORK_DIR [fidelity_experiment.py options ...]
-# DATA: an ImageNet-format folder (train/<class>/, val/<class>/), e.g. a 100-class ImageNet subset. The source
-# is configs/fidelity/swin-small-d2222_imagenet.py (Swin-T width, depths 2-2-2-2, 224 px, 30 epochs); the arms,
-# seeds and fractions are those of tools/analysis/fidelity_experiment.py, with adapters of dim 16.
-# BENCHMARK=0 skips the throughput part (CPU smoke runs).
+# DATA: the cifar10_20k folder (train/<class>/, test/<class>/), or a .tar of it (a GPU machine receives the
+# repository only: pack it with `tar -C ../shared/data -cf shared/cifar10_20k.tar cifar10_20k`, about 40 MB of
+# JPEGs); it is unpacked to /tmp. Runs, in order and each resumable like the CPU runner:
+#   1. the mini Swin (configs/fidelity/swin-mini_cifar10-20k.py): every arm, the width sweep 4/8/16/32, seeds
+#      $SEEDS (default 0);
+#   2. experiment 1 on the DeiT-Tiny-wide ViT (configs/fidelity/vit-mini_cifar10-20k.py).
+# The GPU settings: batch 256, 8 loader workers. Tables and plots land in WORK_DIR/{swin,vit}/ as on CPU.
+# BUDGET_S: seconds after which no further run is started (the runs in WORK_DIR stay; rerun to continue).
 set -euo pipefail
 if [ $# -lt 2 ]; then
   echo "usage: $0 DATA WORK_DIR [fidelity_experiment.py options ...]" >&2
   exit 2
 fi
-DATA=$(realpath "$1")
+DATA=$1
 WORK_DIR=$(realpath -m "$2")
 PY=${PYTHON:-python}
 cd "$(dirname "$0")/../.."
-NUM_CLASSES=$(find "$DATA/train" -mindepth 1 -maxdepth 1 -type d | wc -l)
-"$PY" tools/analysis/fidelity_experiment.py configs/fidelity/swin-small-d2222_imagenet.py --data "$DATA" \
-    --val-split val --work-dir "$WORK_DIR" --adapter-dim 16 --scalenet-drop-path 0.3 "${@:3}" \
-    --cfg-options model.num_classes="$NUM_CLASSES" ${CFG_OPTIONS:-}
-if [ "${BENCHMARK:-1}" != 0 ]; then
-  "$PY" tools/analysis/benchmark_backbone.py --device cuda --size 512 512 --batch 8 --repeats 20 --warmup 5
-  "$PY" tools/analysis/benchmark_backbone.py --device cuda --size 800 1333 --batch 2 --repeats 20 --warmup 5
+if [[ "$DATA" == *.tar ]]; then
+  mkdir -p /tmp/fidelity_data && tar -C /tmp/fidelity_data -xf "$DATA"
+  DATA=$(find /tmp/fidelity_data -mindepth 1 -maxdepth 1 -type d | head -1)
 fi
+DATA=$(realpath "$DATA")
+START=$(date +%s)
+BUDGET_S=${BUDGET_S:-540}
+LOADERS=${LOADERS:-"train_dataloader.batch_size=256 train_dataloader.num_workers=8 \
+train_dataloader.persistent_workers=True val_dataloader.num_workers=8 val_dataloader.persistent_workers=True"}
+run() {  # run CONFIG SUBDIR [options]: the runner with what is left of the budget
+  local left=$((BUDGET_S - ($(date +%s) - START)))
+  if [ "$left" -le 0 ]; then
+    echo "budget of ${BUDGET_S} s spent: $2 not started"
+    return
+  fi
+  "$PY" tools/analysis/fidelity_experiment.py "$1" --data "$DATA" --val-split "${VAL_SPLIT:-test}" --work-dir "$WORK_DIR/$2" \
+      --seeds ${SEEDS:-0} --budget "$left" "${@:3}" --cfg-options $LOADERS ${CFG_OPTIONS:-}
+}
+run configs/fidelity/swin-mini_cifar10-20k.py swin --sweep-dims 4 8 16 32 "${@:3}"
+run configs/fidelity/vit-mini_cifar10-20k.py vit --variants source scalenet shared_noadapter stack "${@:3}"
