@@ -33,8 +33,8 @@ from ..layers.window_attention import window_geometry
 from ..scaling.adapters import AdapterConfig, parse_adapter_config
 from ..scaling.layer_map import LayerMapSpec, StagePlan, plan_stages
 from ..scaling.shared_positions import SharedPositions
-from ..scaling.trainable import apply_trainable_policy, check_trainable, start_as_source
-from .pretrained_init import PretrainedInit
+from ..scaling.trainable import apply_trainable_policy, check_trainable
+from .pretrained_init import PretrainedInit, init_linears_and_norms
 from .swin_arguments import check_layer_configs, check_strides, resolve_arch, resolve_init_cfg, to_2tuple
 
 class ScaleNetStage(SharedPositions):
@@ -261,24 +261,13 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
     def random_init(self) -> None:
         """Truncated-normal linears and bias tables (as Microsoft's Swin and timm; mmdet leaves the tables at
         zero), unit LayerNorms, zero-``up`` adapters."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_linears_and_norms(self)
         for stage in self.stages:
             for block in stage.blocks:
                 trunc_normal_(block.attn.w_msa.relative_position_bias_table, std=0.02)
         if self.absolute_pos_embed is not None:
             trunc_normal_(self.absolute_pos_embed, std=0.02)
         self.start_as_source()
-
-    def start_as_source(self) -> None:
-        """Every position computes its block's function (zero adapters, norms copied from the blocks)."""
-        start_as_source(self)
 
     def shared_positions(self) -> dict[str, SharedPositions]:
         """The scaled sequences by state-dict key prefix (``stages.{s}.``): what the checkpoint code reads."""

@@ -28,8 +28,8 @@ from ..layers.vit_block import VIT_NORM_NAMES, PackedProjections, ViTBlock
 from ..scaling.adapters import parse_adapter_config
 from ..scaling.layer_map import plan_stages
 from ..scaling.shared_positions import SharedPositions
-from ..scaling.trainable import apply_trainable_policy, check_trainable, start_as_source
-from .pretrained_init import PretrainedInit
+from ..scaling.trainable import apply_trainable_policy, check_trainable
+from .pretrained_init import PretrainedInit, init_linears_and_norms
 from .swin_arguments import resolve_init_cfg, to_2tuple
 from .vit_arguments import check_mmseg_options, layer_norm_eps, resolve_vit_arch
 
@@ -166,26 +166,16 @@ class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
     def random_init(self) -> None:
         """Truncated-normal (std 0.02) linears, projections, ``pos_embed`` and ``cls_token``; zero biases; unit
         LayerNorms; the patch projection as a fresh Conv2d; zero-``up`` adapters."""
+        init_linears_and_norms(self)
         for module in self.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, PackedProjections):
+            if isinstance(module, PackedProjections):
                 trunc_normal_(module.in_proj_weight, std=0.02)
                 if module.in_proj_bias is not None:
                     nn.init.zeros_(module.in_proj_bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
         self.patch_embed.projection.reset_parameters()
         trunc_normal_(self.pos_embed, std=0.02)
         trunc_normal_(self.cls_token, std=0.02)
         self.start_as_source()
-
-    def start_as_source(self) -> None:
-        """Every position computes its layer's function (zero adapters, norms copied from the layers)."""
-        start_as_source(self)
 
     def shared_positions(self) -> dict[str, SharedPositions]:
         """The scaled sequence by state-dict key prefix (the whole model): what the checkpoint code reads."""
