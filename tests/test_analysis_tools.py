@@ -183,3 +183,11 @@ def test_fidelity_second_round_arms_plan_and_time_estimate(tmp_path):
     assert by['scalenet_w4_e2_seed0']['trainable_params'] < by['scalenet_gated_e4_seed0']['trainable_params']
     assert (tmp_path / 'accuracy_vs_total_time.png').is_file()
     assert '3 runs planned, 3 done' in run_tool(*common, '--plan')
+    assert '3 of 3 runs finished' in (tmp_path / 'results.md').read_text()
+    # --plan of a partly finished experiment writes the tables and plots of what finished
+    (tmp_path / 'results.jsonl').write_text('\n'.join(json.dumps(r) for r in rows[:2]) + '\n')
+    (tmp_path / 'accuracy_vs_time.png').unlink()
+    partial = run_tool(*common, '--plan')
+    assert '3 runs planned, 2 done' in partial and 'to run: scalenet_w4_e2_seed0' in partial
+    assert '2 of 3 runs finished' in (tmp_path / 'results.md').read_text()
+    assert (tmp_path / 'accuracy_vs_time.png').is_file()

@@ -295,6 +295,8 @@ def main() -> None:
     if args.plan:
         for name, *_ in pending:
             print(f'  to run: {name}')
+        if 'source_pretrain' in done:  # the tables and plots of the runs finished so far
+            write_reports(args, total_epochs, done, arms, f'{len(plan) - len(pending)} of {len(plan)} runs finished')
         return
     source = None
     start = time.perf_counter()
@@ -314,14 +316,23 @@ def main() -> None:
         record(name, variant, epochs, seed, cfg)
     if source is None:
         return  # the budget ended before the source was trained
+    finished = sum(run[0] in done for run in plan)
+    write_reports(args, total_epochs, done, arms, f'{finished} of {len(plan)} runs finished')
+
+
+def write_reports(args: argparse.Namespace, total_epochs: int, done: dict[str, dict], arms: dict[str, Variant],
+                  status: str) -> None:
+    """``results.md`` and the two plots of the finished runs in the work dir; the table is printed too."""
+    source = done['source_pretrain']
     table, summary = summarise(list(done.values()), arms)
     header = (f'Source: {args.config}, {total_epochs} epochs, top-1 {source["top1"]:.2f} %, '
-              f'{source["train_seconds"]:.0f} s of training (seed {source_seed}).\n\n')
+              f'{source["train_seconds"]:.0f} s of training (seed {source["seed"]}). {status}.\n\n')
     with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
         f.write(header + table + '\n')
-    plot(summary, source['train_seconds'], osp.join(args.work_dir, 'accuracy_vs_time.png'), arms)
-    plot(summary, source['train_seconds'], osp.join(args.work_dir, 'accuracy_vs_total_time.png'), arms,
-         with_source_time=True)
+    if summary:
+        plot(summary, source['train_seconds'], osp.join(args.work_dir, 'accuracy_vs_time.png'), arms)
+        plot(summary, source['train_seconds'], osp.join(args.work_dir, 'accuracy_vs_total_time.png'), arms,
+             with_source_time=True)
     print(header + table)
 
 
