@@ -116,7 +116,9 @@ def test_soak_reports_growth_over_the_first_iterations():
                    'train_dataloader.batch_size=8')
     line = next(line for line in out.splitlines() if line.startswith(CLS_DEMO.name))
     first, rest, growth = (float(v) for v in line.split()[1:])
-    assert first > 0 and growth == pytest.approx(100 * (rest / first - 1), abs=0.01)
+    # the tool prints MiB to 0.1 and growth to 0.01 %: recomputing from the rounded MiB moves it by up to
+    # 100 * 0.05 / first * (1 + rest / first), about 0.011 at ~960 MiB, so allow 0.02
+    assert first > 0 and growth == pytest.approx(100 * (rest / first - 1), abs=0.02)
 
 
 def test_fidelity_experiment_end_to_end_on_the_bundled_subset(tmp_path):
