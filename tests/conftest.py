@@ -1,5 +1,6 @@
 """Shared helpers for the tests: small architectures and an independent untied copy of a model."""
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -91,3 +92,51 @@ def run_two_iterations_with(train_tool, config, work_dir, *cfg_options: str) -> 
     assert result.returncode == 0, result.stderr[-3000:]
     assert (work_dir / 'iter_2.pth').is_file()
     return result.stdout + result.stderr
+
+
+REPO = Path(__file__).resolve().parents[1]
+DETECTION_DEMO = REPO / 'configs' / 'demo' / 'mask-rcnn_scalenet-swin-mini-d2x_fpn_coco-mini.py'
+SEGMENTATION_DEMO = REPO / 'configs' / 'demo' / 'upernet_scalenet-swin-mini-d2x_ade20k-mini.py'
+CLASSIFICATION_DEMO = REPO / 'configs' / 'demo' / 'scalenet-swin-mini-d2x_cifar10-mini.py'
+
+
+@pytest.fixture(scope='session')
+def trained_detection_demo(tmp_path_factory) -> Path:
+    """The README's detection demo trained once per test run: 200 iterations with our tools/train.py."""
+    work_dir = tmp_path_factory.mktemp('det_demo')
+    train_with_our_tool(DETECTION_DEMO, work_dir)
+    return work_dir
+
+
+@pytest.fixture(scope='session')
+def trained_segmentation_demo(tmp_path_factory) -> Path:
+    """The README's segmentation demo trained once per test run: 200 iterations with our tools/train.py."""
+    work_dir = tmp_path_factory.mktemp('seg_demo')
+    train_with_our_tool(SEGMENTATION_DEMO, work_dir)
+    return work_dir
+
+
+def classification_demo_cfg(work_dir: Path):
+    """The classification demo config cut to 2 iterations with Mixup/CutMix, one evaluation, a checkpoint."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(CLASSIFICATION_DEMO))
+    cfg.work_dir = str(work_dir)
+    cfg.train_cfg.max_epochs = 1
+    cfg.train_cfg.val_interval = 1
+    cfg.param_scheduler = []
+    cfg.train_dataloader.dataset.indices = 8
+    cfg.train_dataloader.batch_size = 4
+    cfg.val_dataloader.dataset.indices = 10
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.model.mixup = dict(mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0)
+    return cfg
+
+
+@pytest.fixture(scope='session')
+def trained_classifier(tmp_path_factory):
+    """The classification demo trained once per test run: its runner and checkpoint."""
+    from mmengine.runner import Runner
+    work_dir = tmp_path_factory.mktemp('cls')
+    runner = Runner.from_cfg(classification_demo_cfg(work_dir))
+    runner.train()
+    return runner, work_dir / 'epoch_1.pth'

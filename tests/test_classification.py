@@ -9,7 +9,6 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.structures import BaseDataElement
-from mmengine.runner import Runner
 
 from scalenet_mm.datasets import ImageNetDataset, TimmClassificationTransform
 from scalenet_mm.evaluation.accuracy import TopKAccuracy, topk_accuracy
@@ -85,29 +84,6 @@ def test_topk_accuracy_against_hand_computed_values():
     metric = TopKAccuracy(topk=(1, 5))
     metric.process({}, [dict(pred_score=s, gt_label=torch.tensor(label)) for s, label in zip(scores, labels)])
     assert metric.compute_metrics(metric.results) == {'top1': 25.0, 'top5': 75.0}
-
-
-def demo_cfg(work_dir: Path) -> Config:
-    cfg = Config.fromfile(str(DEMO))
-    cfg.work_dir = str(work_dir)
-    cfg.train_cfg.max_epochs = 1
-    cfg.train_cfg.val_interval = 1
-    cfg.param_scheduler = []
-    cfg.train_dataloader.dataset.indices = 8
-    cfg.train_dataloader.batch_size = 4
-    cfg.val_dataloader.dataset.indices = 10
-    cfg.default_hooks.checkpoint.interval = 1
-    cfg.model.mixup = dict(mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0)
-    return cfg
-
-
-@pytest.fixture(scope='module')
-def trained_classifier(tmp_path_factory):
-    """Two iterations with Mixup/CutMix, one evaluation, a checkpoint."""
-    work_dir = tmp_path_factory.mktemp('cls')
-    runner = Runner.from_cfg(demo_cfg(work_dir))
-    runner.train()
-    return runner, work_dir / 'epoch_1.pth'
 
 
 def test_runner_trains_with_mixup_and_evaluates(trained_classifier):

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from conftest import one_iteration_cfg, run_two_iterations_with, train_with_our_tool
+from conftest import one_iteration_cfg, run_two_iterations_with
 
 from scalenet_mm.utils.config_checks import check_data_paths
 
@@ -104,12 +104,10 @@ def test_runner_trains_one_iteration_and_evaluates_coco_ap(tmp_path, backbone):
     assert ('backbone.stages.0.blocks.3.norm1.weight' in state) == bool(backbone)
 
 
-@pytest.fixture(scope='module')
-def trained_demo(tmp_path_factory):
-    """The README's detection demo: 200 iterations with our tools/train.py."""
-    work_dir = tmp_path_factory.mktemp('det_demo')
-    train_with_our_tool(DEMO, work_dir)
-    return work_dir
+@pytest.fixture
+def trained_demo(trained_detection_demo):
+    """The README's demo run (trained once per test run, in conftest)."""
+    return trained_detection_demo
 
 
 def test_demo_clearly_learns(trained_demo):

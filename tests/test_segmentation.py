@@ -13,7 +13,7 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from conftest import one_iteration_cfg, run_two_iterations_with, train_with_our_tool
+from conftest import one_iteration_cfg, run_two_iterations_with
 
 import scalenet_mm
 from scalenet_mm.utils.config_checks import check_data_paths
@@ -110,12 +110,10 @@ def test_runner_trains_one_iteration_and_evaluates_miou(tmp_path, backbone):
     assert ('backbone.stages.0.blocks.3.norm1.weight' in state) == bool(backbone)
 
 
-@pytest.fixture(scope='module')
-def trained_demo(tmp_path_factory):
-    """The README's demo run: 200 iterations with our tools/train.py, its log and checkpoint."""
-    work_dir = tmp_path_factory.mktemp('seg_demo')
-    train_with_our_tool(DEMO, work_dir)
-    return work_dir
+@pytest.fixture
+def trained_demo(trained_segmentation_demo):
+    """The README's demo run (trained once per test run, in conftest)."""
+    return trained_segmentation_demo
 
 
 def scalars(work_dir: Path) -> list[dict]:

@@ -9,7 +9,9 @@ round trip into mmdet's own Swin (which loads the exported weights strictly and 
 Then trains, from scratch on 2 CPU cores, a small ScaleNet-Swin-2x Mask R-CNN on the 8 bundled COCO images
 (200 iterations, about 2 minutes; prints mmdet's COCO bbox and segm AP on those images) and a small
 ScaleNet-Swin-2x UperNet on the 6 bundled ADE20K images (200 iterations, about a minute; prints mmseg's
-mIoU on the training images before and after). Overfit sanity runs, not benchmarks.
+mIoU on the training images before and after). Overfit sanity runs, not benchmarks. Finally it predicts on
+one bundled image per task with mmdet's ``DetInferencer`` and mmseg's ``MMSegInferencer`` and writes the
+overlays and the training curves as pictures (paths printed).
 """
 import argparse
 from pathlib import Path
@@ -22,12 +24,16 @@ import scalenet_mm
 from scalenet_mm import ScaleNetSwinTransformer
 from scalenet_mm.checkpoint import export_plain
 from scalenet_mm.utils.param_count import count_parameters, format_parameter_table
+from scalenet_mm.utils.training_curves import plot_curves, read_scalars
 
 IMAGE = Path(__file__).resolve().parents[1] / 'demo' / 'data' / 'n01440764_tench.JPEG'
 MEAN, STD = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
 
 
 DEMO_CONFIGS = Path(__file__).resolve().parents[1] / 'configs' / 'demo'
+DEMO_DATA = Path(__file__).resolve().parents[1] / 'demo' / 'data'
+DET_IMAGE = DEMO_DATA / 'coco_mini' / 'images' / '000000000036.jpg'
+SEG_IMAGE = DEMO_DATA / 'ade20k_mini' / 'ADEChallengeData2016' / 'images' / 'validation' / 'ADE_val_00000001.jpg'
 DET_DEMO_CONFIG = DEMO_CONFIGS / 'mask-rcnn_scalenet-swin-mini-d2x_fpn_coco-mini.py'
 SEG_DEMO_CONFIG = DEMO_CONFIGS / 'upernet_scalenet-swin-mini-d2x_ade20k-mini.py'
 
@@ -77,6 +83,20 @@ def train(config: Path, work_dir: str):
     return runner
 
 
+def pictures(det_run: str, seg_run: str, out: str) -> list[str]:
+    """Overlays of the trained demo models' predictions (work dirs ``det_run``, ``seg_run``) on one image each,
+    and their training curves, written under ``out``; returns the paths."""
+    from mmdet.apis import DetInferencer
+    from mmseg.apis import MMSegInferencer
+    DetInferencer(model=str(DET_DEMO_CONFIG), weights=f'{det_run}/iter_200.pth', device='cpu')(
+        str(DET_IMAGE), out_dir=out, pred_score_thr=0.5)
+    MMSegInferencer(model=str(SEG_DEMO_CONFIG), weights=f'{seg_run}/iter_200.pth', device='cpu')(
+        str(SEG_IMAGE), out_dir=out)
+    logs = [read_scalars(str(sorted(Path(run).glob('*/vis_data/scalars.json'))[-1])) for run in (det_run, seg_run)]
+    plot_curves(logs, ['loss', 'lr'], ['Mask R-CNN (COCO images)', 'UperNet (ADE20K images)'], f'{out}/curves.png')
+    return [f'{out}/vis/{DET_IMAGE.name}', f'{out}/vis/{SEG_IMAGE.name}', f'{out}/curves.png']
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/demo', help='where the demo runs write logs and checkpoints')
@@ -91,6 +111,8 @@ def main() -> None:
           f'{det["coco/segm_mAP"]:.3f} after 200 iterations (mmdet CocoMetric; logs in {args.work_dir}/mask-rcnn)')
     print(f'UperNet on the bundled ADE20K training images: mIoU {before:.2f} at iteration 0 -> {after:.2f} after '
           f'200 iterations (mmseg IoUMetric; logs in {args.work_dir}/upernet)')
+    paths = pictures(f'{args.work_dir}/mask-rcnn', f'{args.work_dir}/upernet', f'{args.work_dir}/pictures')
+    print('pictures: detection overlay (score >= 0.5), segmentation overlay, training curves:\n  ' + '\n  '.join(paths))
 
 
 if __name__ == '__main__':

@@ -3,7 +3,7 @@
 Training: random resized crop (bicubic), horizontal flip, RandAugment ``rand-m9-mstd0.5``, normalisation,
 random erasing (0.25, per-pixel). Evaluation: resize to ``input_size / crop_pct`` (256 for 224), centre
 crop, normalisation. Output: ``inputs`` float tensor ``(3, H, W)`` already normalised, ``data_samples``
-with ``gt_label``.
+with ``img_path`` and, when the results carry one, ``gt_label``.
 """
 from typing import Optional
 
@@ -46,7 +46,9 @@ class TimmClassificationTransform:
                 tensor = self.transform(image.convert('RGB'))
         except (UnidentifiedImageError, OSError) as exc:
             raise ValueError(f'cannot read image {results["img_path"]}: {exc}') from exc
-        sample = BaseDataElement(gt_label=torch.tensor(results['gt_label']), img_path=results['img_path'])
+        sample = BaseDataElement(img_path=results['img_path'])
+        if 'gt_label' in results:  # absent at inference on unlabelled images
+            sample.gt_label = torch.tensor(results['gt_label'])
         return dict(inputs=tensor, data_samples=sample)
 
     def __repr__(self) -> str:

@@ -35,6 +35,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
+from scalenet_mm.utils.active_clock import ActiveClock
 from scalenet_mm.utils.backbone_config import load_config
 from scalenet_mm.utils.flops import count_flops
 from scalenet_mm.utils.param_count import count_parameters
@@ -147,9 +148,9 @@ def run_config(base: Config, args: argparse.Namespace, name: str, epochs: int, s
 def train_and_measure(cfg: Config) -> dict[str, Any]:
     """Train, evaluate at the end; top-1, parameter counts, FLOPs per image and training wall time."""
     runner = Runner.from_cfg(cfg)
-    start = time.perf_counter()
-    model = runner.train()
-    seconds = time.perf_counter() - start
+    with ActiveClock() as clock:  # a stopped run (kill -STOP / -CONT) does not count the pause
+        model = runner.train()
+    seconds = clock.seconds
     top1 = runner.message_hub.get_scalar('val/accuracy/top1').current()
     counts = count_parameters(model)['total']
     size = cfg.val_dataloader.dataset.pipeline[0].input_size

@@ -1,0 +1,117 @@
+"""Inference on a user's own images: mmdet's inference API and DetInferencer on our detection config, our
+classifier inferencer (top-k names and scores, no labels), and tools/image_demo.py for the three tasks."""
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEMO
+
+from scalenet_mm.apis import ImageClassificationInferencer
+
+COCO_IMAGES = sorted((REPO / 'demo' / 'data' / 'coco_mini' / 'images').glob('*.jpg'))[:2]
+ADE_IMAGE = REPO / 'demo/data/ade20k_mini/ADEChallengeData2016/images/validation/ADE_val_00000001.jpg'
+CIFAR_IMAGES = [REPO / 'demo/data/cifar10_mini/val/airplane/0000.jpg',
+                REPO / 'demo/data/cifar10_mini/val/ship/0001.jpg']
+CIFAR_CLASSES = sorted(p.name for p in (REPO / 'demo/data/cifar10_mini/train').iterdir() if p.is_dir())
+
+
+def run_image_demo(*args) -> str:
+    result = subprocess.run([sys.executable, 'tools/image_demo.py', *map(str, args)], cwd=REPO, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_mmdet_inference_api_and_inferencer_agree_on_our_config(trained_detection_demo):
+    from mmdet.apis import DetInferencer, inference_detector, init_detector
+    checkpoint = str(trained_detection_demo / 'iter_200.pth')
+    model = init_detector(str(DETECTION_DEMO), checkpoint, device='cpu')
+    sample = inference_detector(model, str(COCO_IMAGES[0]))
+    assert len(sample.pred_instances) > 0 and sample.pred_instances.masks.shape[-2:] == \
+        Image.open(COCO_IMAGES[0]).size[::-1]
+    predictions = DetInferencer(model=str(DETECTION_DEMO), weights=checkpoint, device='cpu')(
+        str(COCO_IMAGES[0]), return_datasamples=True)['predictions'][0]
+    torch.testing.assert_close(predictions.pred_instances.bboxes, sample.pred_instances.bboxes)
+    assert model.dataset_meta['classes'][0] == 'person'  # from the checkpoint's dataset meta
+
+
+def test_image_demo_detection_writes_overlays(trained_detection_demo, tmp_path):
+    output = run_image_demo(DETECTION_DEMO, trained_detection_demo / 'iter_200.pth', *COCO_IMAGES, '--out-dir',
+                            tmp_path, '--score-thr', '0.3')
+    lines = [line for line in output.splitlines() if 'instance(s) >= 0.3' in line]
+    assert len(lines) == len(COCO_IMAGES)
+    for image in COCO_IMAGES:
+        overlay = tmp_path / 'vis' / image.name
+        assert overlay.is_file() and Image.open(overlay).size == Image.open(image).size
+
+
+def test_image_demo_segmentation_writes_overlays(trained_segmentation_demo, tmp_path):
+    output = run_image_demo(SEGMENTATION_DEMO, trained_segmentation_demo / 'iter_200.pth', ADE_IMAGE, '--out-dir',
+                            tmp_path)
+    line = next(line for line in output.splitlines() if line.startswith(str(ADE_IMAGE)))
+    assert '%' in line and line.endswith(str(tmp_path / 'vis' / ADE_IMAGE.name))
+    overlay = tmp_path / 'vis' / ADE_IMAGE.name
+    assert overlay.is_file() and Image.open(overlay).size == Image.open(ADE_IMAGE).size
+
+
+def test_classifier_inferencer_reports_topk_names_and_scores(trained_classifier):
+    runner, checkpoint = trained_classifier
+    inferencer = ImageClassificationInferencer(str(CLASSIFICATION_DEMO), str(checkpoint))
+    assert inferencer.classes == CIFAR_CLASSES  # from the checkpoint's dataset meta
+    results = inferencer([str(p) for p in CIFAR_IMAGES], topk=3)
+    model = runner.model.eval()
+    for result, image in zip(results, CIFAR_IMAGES):
+        with torch.no_grad():
+            expected = model(inferencer.preprocess(str(image))[None], mode='tensor').softmax(dim=1)[0]
+        values, indices = expected.topk(3)
+        assert [name for name, _ in result.topk] == [CIFAR_CLASSES[i] for i in indices]
+        assert [score for _, score in result.topk] == pytest.approx(values.tolist(), abs=1e-6)
+    with pytest.raises(ValueError, match='topk=6 must be between 1 and the 5 classes'):
+        inferencer([str(CIFAR_IMAGES[0])], topk=6)
+    with pytest.raises(FileNotFoundError, match='nowhere.jpg'):
+        inferencer(['nowhere.jpg'])
+
+
+def test_classifier_inferencer_refuses_a_detector_config():
+    with pytest.raises(ValueError, match='not a scalenet_mm.ImageClassifier'):
+        ImageClassificationInferencer(str(DETECTION_DEMO))
+
+
+def test_image_demo_classification_prints_topk_and_writes_overlays(trained_classifier, tmp_path):
+    _, checkpoint = trained_classifier
+    output = run_image_demo(CLASSIFICATION_DEMO, checkpoint, *CIFAR_IMAGES, '--out-dir', tmp_path, '--topk', '2')
+    lines = [line for line in output.splitlines() if line.startswith(tuple(map(str, CIFAR_IMAGES)))]
+    assert len(lines) == 2
+    for line, image in zip(lines, CIFAR_IMAGES):
+        names = [part.split()[0] for part in line.split(': ', 1)[1].split(' -> ')[0].split(', ')]
+        assert line.startswith(str(image)) and len(names) == 2 and set(names) <= set(CIFAR_CLASSES)
+    assert (tmp_path / 'vis' / '0000.png').is_file() and (tmp_path / 'vis' / '0001.png').is_file()
+
+
+def test_image_demo_names_missing_images_and_unknown_tasks(tmp_path):
+    result = subprocess.run([sys.executable, 'tools/image_demo.py', str(DETECTION_DEMO), 'x.pth', 'missing.jpg',
+                             '--out-dir', str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode != 0 and "not found: ['missing.jpg']" in result.stderr
+    config = tmp_path / 'other.py'
+    config.write_text("default_scope = 'mmpretrain'\nmodel = dict(type='ImageClassifier')\n")
+    result = subprocess.run([sys.executable, 'tools/image_demo.py', str(config), 'x.pth', str(CIFAR_IMAGES[0]),
+                             '--out-dir', str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode != 0 and "default_scope is 'mmpretrain'" in result.stderr
+
+
+def test_demo_pictures_are_overlays_and_curves(trained_detection_demo, trained_segmentation_demo, tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('demo_tool', REPO / 'tools' / 'demo.py')
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    paths = demo.pictures(str(trained_detection_demo), str(trained_segmentation_demo), str(tmp_path))
+    assert [p.split('/')[-1] for p in paths] == ['000000000036.jpg', 'ADE_val_00000001.jpg', 'curves.png']
+    for path, image in zip(paths, (demo.DET_IMAGE, demo.SEG_IMAGE)):
+        overlay = Image.open(path)
+        assert overlay.size == Image.open(image).size  # drawn on the image itself
+        assert (torch.as_tensor(list(overlay.convert('RGB').getdata())) !=
+                torch.as_tensor(list(Image.open(image).convert('RGB').getdata()))).any()
+    assert Image.open(paths[2]).size[0] > 300
