@@ -107,7 +107,13 @@ for device in devices:
     assert err < 1e-5, f'roi_align on {device} differs from torchvision by {err}'
     print(f'mmcv.ops nms/roi_align on {device}: match torchvision (max |diff| {err:.1e})')
 from mmcv.ops import get_compiling_cuda_version
-print(f'mmcv ops compiled for CUDA: {get_compiling_cuda_version()}')
+compiled = get_compiling_cuda_version()
+print(f'mmcv ops compiled for CUDA: {compiled}')
+if torch.cuda.is_available() and compiled == 'not available':
+    print('WARNING: torch sees a GPU but mmcv\'s ops were compiled for the CPU only (no CUDA toolkit, nvcc, was '
+          'found when they were built): models using mmcv ops on the GPU (Mask R-CNN: RoIAlign, NMS) fail there. '
+          f'Install the CUDA toolkit of torch\'s CUDA {torch.version.cuda}, set CUDA_HOME, and run '
+          'python tools/setup_env.py --rebuild-mmcv')
 import mmdet.models, mmseg.models, mmdet, mmseg, mmcv, mmengine
 import scalenet_mm
 print(f'mmdet {mmdet.__version__} / mmseg {mmseg.__version__} models import; '
@@ -380,11 +386,6 @@ def main() -> None:
     elif not info['mmcv_ext']:
         fail('mmcv with compiled ops is not installed; run python tools/setup_env.py')
     verify(with_cuda=bool(info['cuda_available'] and info['cuda_home']))
-    if info['cuda_available'] and not info['cuda_home']:
-        log(f'WARNING: torch sees a GPU but no CUDA toolkit (nvcc, CUDA_HOME) was found, so mmcv\'s ops are '
-            'compiled for the CPU only: models using mmcv ops on the GPU (Mask R-CNN: RoIAlign, NMS) fail there. '
-            f'Install the CUDA toolkit of torch\'s CUDA {info["torch_cuda"]}, set CUDA_HOME, and run '
-            'python tools/setup_env.py --rebuild-mmcv')
     log(f'environment ready ({time.time() - started:.0f} s)')
 
 
