@@ -133,10 +133,10 @@ def test_shipped_backbone_equals_the_reference_and_grows(tmp_path, name, backbon
     assert [o.shape for o in outs] == [e.shape for e in expected]
 
 
-def test_the_readme_drop_in_recipe_builds(tmp_path):
+def test_the_documented_drop_in_recipe_builds(tmp_path):
     from pathlib import Path
-    readme = (Path(__file__).resolve().parents[1] / 'README.md').read_text()
-    recipe = re.search(r"```python\n(_base_ = \['mmdet::swin/.*?)```", readme, flags=re.S).group(1)
+    page = (Path(__file__).resolve().parents[1] / 'docs' / 'mmdet_mmseg_integration.md').read_text()
+    recipe = re.search(r"```python\n(_base_ = \['mmdet::swin/.*?)```", page, flags=re.S).group(1)
     path = tmp_path / 'recipe.py'
     path.write_text(recipe)
     from mmengine.config import Config
