@@ -1,8 +1,9 @@
 """tools/analysis/draw_stage.py: the drawn positions are the backbone's layer map (Swin stage or ViT layers),
 with gates and adapters where the config puts them; a stage out of range is refused."""
-import subprocess
+import runpy
 import sys
 
+import pytest
 from PIL import Image
 
 from conftest import DETECTION_DEMO, REPO
@@ -10,27 +11,30 @@ from conftest import DETECTION_DEMO, REPO
 DEIT_UPERNET = REPO / 'configs' / 'deit' / 'upernet_scalenet-deit-s-d2x-in1k-pre_8xb2-80k_ade20k-512x512.py'
 
 
-def draw(config, tmp_path, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, 'tools/analysis/draw_stage.py', str(config), '--out',
-                           str(tmp_path / 'stage.png'), *args], cwd=REPO, capture_output=True, text=True)
+def draw(config, tmp_path, *args) -> None:
+    """Run the tool in-process: ``python tools/analysis/draw_stage.py CONFIG --out TMP/stage.png ARGS``."""
+    argv = sys.argv
+    sys.argv = ['draw_stage.py', str(config), '--out', str(tmp_path / 'stage.png'), *args]
+    try:
+        runpy.run_path(str(REPO / 'tools' / 'analysis' / 'draw_stage.py'), run_name='__main__')
+    finally:
+        sys.argv = argv
 
 
-def test_swin_stage_layer_maps_and_gates(tmp_path):
+def test_swin_stage_layer_maps_and_gates(tmp_path, capsys):
     for layer_map, sources in (('cyclic', [0, 1, 0, 1]), ('interleave', [0, 0, 1, 1])):
-        result = draw(DETECTION_DEMO, tmp_path, '--stage', '3', '--cfg-options', 'model.backbone.gate_inserted=True',
-                      f'model.backbone.layer_map={layer_map}', 'model.backbone.shift_policy=inherit_source')
-        assert result.returncode == 0, result.stderr[-2000:]
-        assert f'4 positions running source blocks {sources}' in result.stdout
+        draw(DETECTION_DEMO, tmp_path, '--stage', '3', '--cfg-options', 'model.backbone.gate_inserted=True',
+             f'model.backbone.layer_map={layer_map}', 'model.backbone.shift_policy=inherit_source')
+        assert f'4 positions running source blocks {sources}' in capsys.readouterr().out
         assert Image.open(tmp_path / 'stage.png').size[0] > 400
 
 
-def test_vit_layers(tmp_path):
-    result = draw(DEIT_UPERNET, tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert f'24 positions running source blocks {list(range(12)) * 2}' in result.stdout
+def test_vit_layers(tmp_path, capsys):
+    draw(DEIT_UPERNET, tmp_path)
+    assert f'24 positions running source blocks {list(range(12)) * 2}' in capsys.readouterr().out
 
 
 def test_stage_out_of_range_is_refused(tmp_path):
-    result = draw(DETECTION_DEMO, tmp_path, '--stage', '4')
-    assert result.returncode != 0 and '--stage 4: the swin backbone has stage(s) 0..3' in result.stderr
+    with pytest.raises(ValueError, match=r'--stage 4: the swin backbone has stage\(s\) 0\.\.3'):
+        draw(DETECTION_DEMO, tmp_path, '--stage', '4')
     assert not (tmp_path / 'stage.png').exists()

@@ -33,25 +33,6 @@ def grow_config(tmp_path: Path, **backbone) -> Path:
     return path
 
 
-@pytest.fixture(scope='module')
-def trained_swin_detector(tmp_path_factory) -> tuple[Path, dict]:
-    """The demo Mask R-CNN with mmdet's SwinTransformer, trained 200 iterations; its checkpoint and COCO AP."""
-    cfg = Config.fromfile(str(DETECTION_DEMO))
-    cfg.model.backbone = MMDET_SWIN
-    cfg.work_dir = str(tmp_path_factory.mktemp('swin_detector'))
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    return Path(cfg.work_dir) / 'iter_200.pth', runner.val_loop.run()
-
-
-def test_source_detector_is_a_plain_mmdet_swin_checkpoint(trained_swin_detector):
-    checkpoint, metrics = trained_swin_detector
-    state = torch.load(checkpoint)['state_dict']
-    assert 'backbone.stages.3.blocks.1.attn.w_msa.qkv.weight' in state
-    assert not any('layer_map' in k or 'adapters' in k for k in state)
-    assert metrics['coco/bbox_mAP'] >= 0.2, metrics
-
-
 def predict(cfg: Config, checkpoint: Path, work_dir: Path) -> tuple[dict, list]:
     """COCO metrics and per-image (bboxes, scores) of the model of ``cfg`` with ``checkpoint`` on the bundled
     images."""
@@ -67,9 +48,31 @@ def predict(cfg: Config, checkpoint: Path, work_dir: Path) -> tuple[dict, list]:
     return metrics, outputs
 
 
+@pytest.fixture(scope='module')
+def trained_swin_detector(tmp_path_factory) -> tuple[Path, dict, list]:
+    """The demo Mask R-CNN with mmdet's SwinTransformer, trained 200 iterations: its checkpoint, COCO metrics
+    and per-image predictions on the bundled images."""
+    cfg = Config.fromfile(str(DETECTION_DEMO))
+    cfg.model.backbone = MMDET_SWIN
+    cfg.work_dir = str(tmp_path_factory.mktemp('swin_detector'))
+    Runner.from_cfg(cfg).train()
+    checkpoint = Path(cfg.work_dir) / 'iter_200.pth'
+    source_cfg = Config.fromfile(str(DETECTION_DEMO))
+    source_cfg.model.backbone = MMDET_SWIN
+    return (checkpoint, *predict(source_cfg, checkpoint, Path(cfg.work_dir) / 'test'))
+
+
+def test_source_detector_is_a_plain_mmdet_swin_checkpoint(trained_swin_detector):
+    checkpoint, metrics, _ = trained_swin_detector
+    state = torch.load(checkpoint)['state_dict']
+    assert 'backbone.stages.3.blocks.1.attn.w_msa.qkv.weight' in state
+    assert not any('layer_map' in k or 'adapters' in k for k in state)
+    assert metrics['coco/bbox_mAP'] >= 0.2, metrics
+
+
 @pytest.mark.parametrize('gated', [True, False], ids=['gate_inserted', 'shared-adapters'])
 def test_grown_detector_predictions_before_training(trained_swin_detector, tmp_path, gated):
-    checkpoint, source_metrics = trained_swin_detector
+    checkpoint, source_metrics, source_outputs = trained_swin_detector
     config = grow_config(tmp_path, gate_inserted=gated)
     out = tmp_path / 'grown.pth'
     result = subprocess.run([sys.executable, 'tools/grow_checkpoint.py', str(checkpoint), str(config), str(out)],
@@ -85,9 +88,6 @@ def test_grown_detector_predictions_before_training(trained_swin_detector, tmp_p
             assert torch.equal(state[key], value), key  # neck and heads unchanged
 
     metrics, outputs = predict(Config.fromfile(str(config)), out, tmp_path / 'grown')
-    source_cfg = Config.fromfile(str(DETECTION_DEMO))
-    source_cfg.model.backbone = MMDET_SWIN
-    _, source_outputs = predict(source_cfg, checkpoint, tmp_path / 'source')
     print(f'bbox AP before training: source {source_metrics["coco/bbox_mAP"]:.3f}, grown '
           f'({"gated" if gated else "shared + zero adapters"}) {metrics["coco/bbox_mAP"]:.3f}')
     if gated:  # closed gates: the grown detector is the source detector
@@ -102,7 +102,7 @@ def test_grown_detector_predictions_before_training(trained_swin_detector, tmp_p
 
 
 def test_training_continues_from_the_grown_checkpoint(trained_swin_detector, tmp_path):
-    checkpoint, _ = trained_swin_detector
+    checkpoint, _, _ = trained_swin_detector
     config = grow_config(tmp_path)
     out = tmp_path / 'grown.pth'
     subprocess.run([sys.executable, 'tools/grow_checkpoint.py', str(checkpoint), str(config), str(out)], cwd=REPO,
@@ -149,7 +149,7 @@ def test_mmseg_deit_s_upernet_grows_into_scalenet_deit_s_2x(tmp_path):
 
 
 def test_bad_requests_are_refused_before_the_model_changes(trained_swin_detector, tmp_path):
-    checkpoint, _ = trained_swin_detector
+    checkpoint, _, _ = trained_swin_detector
     model = build_model(load_config(str(grow_config(tmp_path)), {'model.neck.out_channels': 32}))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match=r'(?s)neck/heads of .* do not fit .*shape mismatch.*neck\.'):
