@@ -78,6 +78,9 @@ class ImageClassificationInferencer:
         """The ``topk`` best classes of each image file."""
         if not 1 <= topk <= len(self.classes):
             raise ValueError(f'topk={topk} must be between 1 and the {len(self.classes)} classes')
+        missing = [image for image in images if not osp.isfile(image)]
+        if missing:
+            raise FileNotFoundError(f'{len(missing)} image(s) do not exist: {missing[:5]}')
         results = []
         for start in range(0, len(images), batch_size):
             batch = list(images[start:start + batch_size])
