@@ -108,7 +108,7 @@ def test_demo_pictures_are_overlays_and_curves(trained_detection_demo, trained_s
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     paths = demo.pictures(str(trained_detection_demo), str(trained_segmentation_demo), str(tmp_path))
-    assert [p.split('/')[-1] for p in paths] == ['000000000036.jpg', 'ADE_val_00000001.jpg', 'curves.png']
+    assert [p.split('/')[-1] for p in paths] == ['detection.png', 'segmentation.png', 'curves.png']
     for path, image in zip(paths, (demo.DET_IMAGE, demo.SEG_IMAGE)):
         overlay = Image.open(path)
         assert overlay.size == Image.open(image).size  # drawn on the image itself

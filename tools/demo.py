@@ -85,16 +85,20 @@ def train(config: Path, work_dir: str):
 
 def pictures(det_run: str, seg_run: str, out: str) -> list[str]:
     """Overlays of the trained demo models' predictions (work dirs ``det_run``, ``seg_run``) on one image each,
-    and their training curves, written under ``out``; returns the paths."""
+    and their training curves, written as PNGs under ``out``; returns the paths."""
     from mmdet.apis import DetInferencer
     from mmseg.apis import MMSegInferencer
-    DetInferencer(model=str(DET_DEMO_CONFIG), weights=f'{det_run}/iter_200.pth', device='cpu')(
-        str(DET_IMAGE), out_dir=out, pred_score_thr=0.5)
-    MMSegInferencer(model=str(SEG_DEMO_CONFIG), weights=f'{seg_run}/iter_200.pth', device='cpu')(
-        str(SEG_IMAGE), out_dir=out)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    detection = DetInferencer(model=str(DET_DEMO_CONFIG), weights=f'{det_run}/iter_200.pth', device='cpu')(
+        str(DET_IMAGE), pred_score_thr=0.5, return_vis=True, no_save_vis=True)['visualization'][0]
+    segmentation = MMSegInferencer(model=str(SEG_DEMO_CONFIG), weights=f'{seg_run}/iter_200.pth', device='cpu')(
+        str(SEG_IMAGE), return_vis=True)['visualization']
+    paths = [f'{out}/detection.png', f'{out}/segmentation.png', f'{out}/curves.png']
+    for overlay, path in zip((detection, segmentation), paths):
+        Image.fromarray(overlay).save(path)  # RGB arrays drawn by mmdet's / mmseg's visualizers
     logs = [read_scalars(str(sorted(Path(run).glob('*/vis_data/scalars.json'))[-1])) for run in (det_run, seg_run)]
-    plot_curves(logs, ['loss', 'lr'], ['Mask R-CNN (COCO images)', 'UperNet (ADE20K images)'], f'{out}/curves.png')
-    return [f'{out}/vis/{DET_IMAGE.name}', f'{out}/vis/{SEG_IMAGE.name}', f'{out}/curves.png']
+    plot_curves(logs, ['loss', 'lr'], ['Mask R-CNN (COCO images)', 'UperNet (ADE20K images)'], paths[2])
+    return paths
 
 
 def main() -> None:
