@@ -8,6 +8,8 @@ from PIL import Image
 
 from conftest import DETECTION_DEMO, REPO
 
+from scalenet_mm.utils.backbone_config import build_backbone, load_config
+
 DEIT_UPERNET = REPO / 'configs' / 'deit' / 'upernet_scalenet-deit-s-d2x-in1k-pre_8xb2-80k_ade20k-512x512.py'
 
 
@@ -27,6 +29,21 @@ def test_swin_stage_layer_maps_and_gates(tmp_path, capsys):
              f'model.backbone.layer_map={layer_map}', 'model.backbone.shift_policy=inherit_source')
         assert f'4 positions running source blocks {sources}' in capsys.readouterr().out
         assert Image.open(tmp_path / 'stage.png').size[0] > 400
+
+
+def test_positions_carry_their_gates_adapters_and_windows():
+    tool = runpy.run_path(str(REPO / 'tools' / 'analysis' / 'draw_stage.py'))  # its functions, main not run
+    for gated in (True, False):
+        backbone = build_backbone(load_config(str(DETECTION_DEMO), {'model.backbone.gate_inserted': gated}))
+        infos = tool['describe_positions'](tool['select_positions'](backbone, 3), backbone)
+        assert [info.source for info in infos] == [0, 1, 0, 1]
+        assert [info.inserted for info in infos] == [False, False, True, True]
+        assert [info.gated for info in infos] == ([False, False, True, True] if gated else [False] * 4)
+        assert [info.window for info in infos] == ['W-MSA', 'SW-MSA', 'W-MSA', 'SW-MSA']
+        assert {info.adapter for info in infos} == {'parallel r=8\nfc1+fc2'}
+    backbone = build_backbone(load_config(str(DETECTION_DEMO), {'model.backbone.adapter': None}))
+    assert {info.adapter for info in tool['describe_positions'](tool['select_positions'](backbone, 0), backbone)} \
+        == {None}
 
 
 def test_vit_layers(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """Growing a trained model with tools/grow_checkpoint.py: a Mask R-CNN trained with mmdet's own Swin grows its
 last stage (predictions before training: the same with closed gates, different without), trains on from the
 grown file; mmseg's shipped DeiT-S UperNet grows into ScaleNet-DeiT-S-2x; bad requests are refused whole."""
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +80,9 @@ def test_grown_detector_predictions_before_training(trained_swin_detector, tmp_p
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'mm layout) strictly' in result.stdout and 'kept' in result.stdout and 'load_from=' in result.stdout
-    state = torch.load(out)['state_dict']
+    grown_file = torch.load(out)
+    assert grown_file['meta']['dataset_meta']['classes'][0] == 'person'  # the source's, for the inferencers
+    state = grown_file['state_dict']
     assert state['backbone.stages.3.layer_map'].tolist() == [0, 1, 0, 1]
     assert state['backbone.stages.2.layer_map'].tolist() == [0, 1]
     source_state = torch.load(checkpoint)['state_dict']
@@ -101,24 +104,28 @@ def test_grown_detector_predictions_before_training(trained_swin_detector, tmp_p
                    for (boxes, _), (source_boxes, _) in zip(outputs, source_outputs))
 
 
-def test_training_continues_from_the_grown_checkpoint(trained_swin_detector, tmp_path):
+def test_training_continues_from_the_grown_checkpoint_with_the_printed_command(trained_swin_detector, tmp_path):
     checkpoint, _, _ = trained_swin_detector
     config = grow_config(tmp_path)
     out = tmp_path / 'grown.pth'
-    subprocess.run([sys.executable, 'tools/grow_checkpoint.py', str(checkpoint), str(config), str(out)], cwd=REPO,
-                   check=True, capture_output=True)
+    grown_output = subprocess.run(
+        [sys.executable, 'tools/grow_checkpoint.py', str(checkpoint), str(config), str(out), '--cfg-options',
+         'model.backbone.gate_inserted=True'], cwd=REPO, check=True, capture_output=True, text=True).stdout
+    command = shlex.split(grown_output.split('train from it: ')[1].strip())
+    assert command[-1] == 'model.backbone.gate_inserted=True'  # the grown file's gates need the same option
+    assert torch.load(out)['meta']['cfg_options'] == {'model.backbone.gate_inserted': True}
     result = subprocess.run(
-        [sys.executable, 'tools/train.py', str(config), '--work-dir', str(tmp_path / 'train'), '--cfg-options',
-         f'load_from={out}', 'model.backbone.init_cfg=None', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-         'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1'],
+        [sys.executable, *command[1:3], '--work-dir', str(tmp_path / 'train'), *command[3:], 'train_cfg.max_iters=2',
+         'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1'],
         cwd=REPO, capture_output=True, text=True)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert 'Load checkpoint from' in output and 'do not match exactly' not in output
     trained = torch.load(tmp_path / 'train' / 'iter_2.pth')['state_dict']
     grown = torch.load(out)['state_dict']
-    key = 'backbone.stages.3.adapters.2.fc1.up.weight'
-    assert not torch.equal(trained[key], grown[key])  # the adapters of an inserted position learn
+    gates = [key for key in grown if '.gates.' in key]
+    assert gates and all(grown[key].abs().sum() == 0 for key in gates)
+    assert any(not torch.equal(trained[key], grown[key]) for key in gates)  # the gates of inserted positions open
 
 
 def test_mmseg_deit_s_upernet_grows_into_scalenet_deit_s_2x(tmp_path):
@@ -165,5 +172,7 @@ def test_bad_requests_are_refused_before_the_model_changes(trained_swin_detector
     with pytest.raises(ValueError, match='not a ScaleNet backbone'):
         grow_model(build_model(plain_cfg), str(checkpoint))
     wrong_depth = build_model(load_config(str(grow_config(tmp_path)), {'model.backbone.arch.depths': (2, 2, 4, 2)}))
+    before = {k: v.clone() for k, v in wrong_depth.state_dict().items()}
     with pytest.raises(ValueError, match=r'stage depths \(2, 2, 2, 2\).*\(2, 2, 4, 2\)'):
         grow_model(wrong_depth, str(checkpoint))
+    assert all(torch.equal(before[k], v) for k, v in wrong_depth.state_dict().items())

@@ -12,7 +12,7 @@ from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEM
 from scalenet_mm.apis import ImageClassificationInferencer
 
 COCO_IMAGES = sorted((REPO / 'demo' / 'data' / 'coco_mini' / 'images').glob('*.jpg'))[:2]
-ADE_IMAGE = REPO / 'demo/data/ade20k_mini/ADEChallengeData2016/images/validation/ADE_val_00000001.jpg'
+ADE_IMAGES = sorted((REPO / 'demo/data/ade20k_mini/ADEChallengeData2016/images/validation').glob('*.jpg'))
 CIFAR_IMAGES = [REPO / 'demo/data/cifar10_mini/val/airplane/0000.jpg',
                 REPO / 'demo/data/cifar10_mini/val/ship/0001.jpg']
 CIFAR_CLASSES = sorted(p.name for p in (REPO / 'demo/data/cifar10_mini/train').iterdir() if p.is_dir())
@@ -48,13 +48,16 @@ def test_image_demo_detection_writes_overlays(trained_detection_demo, tmp_path):
         assert overlay.is_file() and Image.open(overlay).size == Image.open(image).size
 
 
-def test_image_demo_segmentation_writes_overlays(trained_segmentation_demo, tmp_path):
-    output = run_image_demo(SEGMENTATION_DEMO, trained_segmentation_demo / 'iter_200.pth', ADE_IMAGE, '--out-dir',
+@pytest.mark.parametrize('count', [1, 2])  # mmseg returns one sample bare, several as a list
+def test_image_demo_segmentation_writes_overlays(trained_segmentation_demo, tmp_path, count):
+    images = ADE_IMAGES[:count]
+    output = run_image_demo(SEGMENTATION_DEMO, trained_segmentation_demo / 'iter_200.pth', *images, '--out-dir',
                             tmp_path)
-    line = next(line for line in output.splitlines() if line.startswith(str(ADE_IMAGE)))
-    assert '%' in line and line.endswith(str(tmp_path / 'vis' / ADE_IMAGE.name))
-    overlay = tmp_path / 'vis' / ADE_IMAGE.name
-    assert overlay.is_file() and Image.open(overlay).size == Image.open(ADE_IMAGE).size
+    for image in images:
+        line = next(line for line in output.splitlines() if line.startswith(str(image)))
+        assert '%' in line and line.endswith(str(tmp_path / 'vis' / image.name))
+        overlay = tmp_path / 'vis' / image.name
+        assert overlay.is_file() and Image.open(overlay).size == Image.open(image).size
 
 
 def test_classifier_inferencer_reports_topk_names_and_scores(trained_classifier):
@@ -69,6 +72,9 @@ def test_classifier_inferencer_reports_topk_names_and_scores(trained_classifier)
         values, indices = expected.topk(3)
         assert [name for name, _ in result.topk] == [CIFAR_CLASSES[i] for i in indices]
         assert [score for _, score in result.topk] == pytest.approx(values.tolist(), abs=1e-6)
+    single = inferencer(str(CIFAR_IMAGES[0]), topk=3)  # one path, as mmdet's and mmseg's inferencers take it
+    assert len(single) == 1 and [name for name, _ in single[0].topk] == [name for name, _ in results[0].topk]
+    assert [score for _, score in single[0].topk] == pytest.approx([score for _, score in results[0].topk], abs=1e-5)
     with pytest.raises(ValueError, match='topk=6 must be between 1 and the 5 classes'):
         inferencer([str(CIFAR_IMAGES[0])], topk=6)
     with pytest.raises(FileNotFoundError, match='nowhere.jpg'):
@@ -91,15 +97,29 @@ def test_image_demo_classification_prints_topk_and_writes_overlays(trained_class
     assert (tmp_path / 'vis' / '0000.png').is_file() and (tmp_path / 'vis' / '0001.png').is_file()
 
 
-def test_image_demo_names_missing_images_and_unknown_tasks(tmp_path):
-    result = subprocess.run([sys.executable, 'tools/image_demo.py', str(DETECTION_DEMO), 'x.pth', 'missing.jpg',
-                             '--out-dir', str(tmp_path)], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode != 0 and "not found: ['missing.jpg']" in result.stderr
+def image_demo_error(*args) -> str:
+    """stderr of a tools/image_demo.py run that must fail."""
+    result = subprocess.run([sys.executable, 'tools/image_demo.py', *map(str, args)], cwd=REPO, capture_output=True,
+                            text=True)
+    assert result.returncode != 0, result.stdout[-2000:]
+    return result.stderr
+
+
+def test_image_demo_refuses_bad_requests_before_predicting(trained_segmentation_demo, tmp_path):
+    checkpoint = trained_segmentation_demo / 'iter_200.pth'
+    image = CIFAR_IMAGES[0]
+    assert "not found: ['missing.jpg']" in image_demo_error(DETECTION_DEMO, checkpoint, 'missing.jpg', '--out-dir',
+                                                             tmp_path)
+    assert "checkpoint 'x.pth' not found" in image_demo_error(DETECTION_DEMO, 'x.pth', image, '--out-dir', tmp_path)
+    assert 'the same file name' in image_demo_error(DETECTION_DEMO, checkpoint, image, image, '--out-dir', tmp_path)
+    assert '--topk 0 must be at least 1' in image_demo_error(CLASSIFICATION_DEMO, checkpoint, image, '--out-dir',
+                                                             tmp_path, '--topk', '0')
+    # mmdet's and mmseg's inferencers would load a wrong file non-strictly, with a warning only
+    assert 'unexpected key' in image_demo_error(DETECTION_DEMO, checkpoint, image, '--out-dir', tmp_path)
     config = tmp_path / 'other.py'
     config.write_text("default_scope = 'mmpretrain'\nmodel = dict(type='ImageClassifier')\n")
-    result = subprocess.run([sys.executable, 'tools/image_demo.py', str(config), 'x.pth', str(CIFAR_IMAGES[0]),
-                             '--out-dir', str(tmp_path)], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode != 0 and "default_scope is 'mmpretrain'" in result.stderr
+    assert "default_scope is 'mmpretrain'" in image_demo_error(config, checkpoint, image, '--out-dir', tmp_path)
+    assert not (tmp_path / 'vis').exists()
 
 
 def test_demo_pictures_are_overlays_and_curves(trained_detection_demo, trained_segmentation_demo, tmp_path):

@@ -12,6 +12,7 @@ checked before anything is written. Then train with
 ``tools/train.py CONFIG --cfg-options load_from=OUT.pth model.backbone.init_cfg=None``.
 """
 import argparse
+import shlex
 
 import torch
 from mmengine.config import DictAction
@@ -31,16 +32,21 @@ def main() -> None:
     add_trust_argument(parser)
     args = parser.parse_args()
     apply_trust_argument(args)
-    model = build_model(load_config(args.config, args.cfg_options))
+    options = dict(args.cfg_options or {})
+    model = build_model(load_config(args.config, options))
     grown = grow_model(model, args.source)
     print(grown.summary())
     backbone = model.backbone
-    torch.save({'state_dict': grown.state_dict,
-                'meta': {'grown_from': args.source, 'config': args.config, 'backbone': backbone.extra_repr(),
-                         'scalenet_mm_version': scalenet_mm.__version__}}, args.out)
+    meta = {'grown_from': args.source, 'config': args.config, 'cfg_options': options,
+            'backbone': backbone.extra_repr(), 'scalenet_mm_version': scalenet_mm.__version__}
+    if grown.dataset_meta is not None:  # class names and palette, for the inferencers and visualizers
+        meta['dataset_meta'] = grown.dataset_meta
+    torch.save({'state_dict': grown.state_dict, 'meta': meta}, args.out)
+    # the same options again: the grown file's keys (gates, adapters) must meet the same model
+    again = ' '.join(shlex.quote(f'{key}={value}') for key, value in options.items())
     print(f'wrote {args.out}: {type(model).__name__} with {type(backbone).__name__}({backbone.extra_repr()})\n'
           f'train from it: python tools/train.py {args.config} --cfg-options load_from={args.out} '
-          'model.backbone.init_cfg=None')
+          f'model.backbone.init_cfg=None {again}'.rstrip())
 
 
 if __name__ == '__main__':

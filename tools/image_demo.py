@@ -12,17 +12,18 @@ printed and written on the image). Overlays go to ``DIR/vis/``; one line per ima
 import argparse
 import os
 import os.path as osp
-from typing import Sequence
 
 import numpy as np
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
+from mmengine.runner.checkpoint import load_checkpoint
 from PIL import Image, ImageDraw
 
 import scalenet_mm  # noqa: F401  (registers our modules; safe loading of mmengine checkpoints)
 from scalenet_mm.apis import Classification, ImageClassificationInferencer
-from scalenet_mm.utils.backbone_config import load_config
+from scalenet_mm.utils.backbone_config import build_model, load_config
 from scalenet_mm.utils.config_task import task_of
 from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
+
 
 def vis_path(out_dir: str, image: str, suffix: str) -> str:
     """Where the overlay of ``image`` is written (``out_dir/vis/<name><suffix>``)."""
@@ -81,11 +82,29 @@ def classify(args: argparse.Namespace) -> None:
         print(f'{result} -> {path}')
 
 
-def check_images(images: Sequence[str]) -> None:
-    """``FileNotFoundError`` naming every image path that is not a file, before any model is built."""
-    missing = [image for image in images if not osp.isfile(image)]
+def check_request(args: argparse.Namespace) -> None:
+    """Every input checked before any model is built: the image and checkpoint files, distinct image names
+    (their overlays share one folder), ``--topk`` and ``--score-thr``."""
+    missing = [image for image in args.images if not osp.isfile(image)]
     if missing:
         raise FileNotFoundError(f'{len(missing)} image(s) not found: {missing[:5]}')
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint!r} not found')
+    names = [osp.splitext(osp.basename(image))[0] for image in args.images]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f'images with the same file name {repeated} would overwrite each other\'s overlay in '
+                         f'{args.out_dir}/vis/: run them separately')
+    if args.topk < 1:
+        raise ValueError(f'--topk {args.topk} must be at least 1')
+    if not 0.0 <= args.score_thr <= 1.0:
+        raise ValueError(f'--score-thr {args.score_thr} must be between 0 and 1')
+
+
+def check_checkpoint_fits(cfg: Config, checkpoint: str) -> None:
+    """Load ``checkpoint`` strictly into the config's model (mmdet's and mmseg's inferencers load
+    non-strictly, warning only): every key and shape must match."""
+    load_checkpoint(build_model(cfg), checkpoint, map_location='cpu', strict=True)
 
 
 def main() -> None:
@@ -101,9 +120,11 @@ def main() -> None:
     add_trust_argument(parser)
     args = parser.parse_args()
     apply_trust_argument(args)
-    check_images(args.images)
+    check_request(args)
     cfg = load_config(args.config, args.cfg_options)
     task = task_of(cfg)
+    if task != 'classification':  # ours loads strictly itself
+        check_checkpoint_fits(cfg, args.checkpoint)
     args.config = cfg  # the inferencers take a Config as well as a path
     {'detection': detect, 'segmentation': segment, 'classification': classify}[task](args)
 

@@ -1,5 +1,7 @@
 """Top-k classes of a user's own images with a trained classifier config and checkpoint (no labels needed)."""
+import os
 import os.path as osp
+import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
@@ -10,6 +12,9 @@ from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_checkpoint
 
 from ..utils.backbone_config import build_model, load_config
+
+# the model types accepted, by whether the config's default scope is scalenet_mm
+CLASSIFIER_TYPES = {True: ('scalenet_mm.ImageClassifier', 'ImageClassifier'), False: ('scalenet_mm.ImageClassifier', )}
 
 
 @dataclass
@@ -30,8 +35,9 @@ def class_names(cfg: Config, checkpoint_meta: dict, num_classes: int) -> list[st
         names = cfg.test_dataloader.dataset.get('classes') if 'test_dataloader' in cfg else None
     names = list(names) if names is not None else [f'class {i}' for i in range(num_classes)]
     if len(names) != num_classes:
-        raise ValueError(f'{len(names)} class names for a {num_classes}-class head: the checkpoint does not belong '
-                         'to this config')
+        raise ValueError(f'{len(names)} class names (from the checkpoint\'s dataset_meta, else the config\'s test '
+                         f'dataset) for a {num_classes}-class head: the checkpoint or the classes do not belong to '
+                         'this config')
     return names
 
 
@@ -49,12 +55,17 @@ class ImageClassificationInferencer:
     def __init__(self, config: Union[str, Config], checkpoint: Optional[str] = None, device: str = 'cpu',
                  cfg_options: Optional[dict] = None) -> None:
         self.cfg = load_config(config, cfg_options) if isinstance(config, str) else config
-        if self.cfg.model.get('type') != 'scalenet_mm.ImageClassifier':
-            raise ValueError(f'{config} describes a {self.cfg.model.get("type")}, not a scalenet_mm.ImageClassifier '
-                             '(detectors and segmentors: mmdet DetInferencer / mmseg MMSegInferencer)')
+        model_type = self.cfg.model.get('type')
+        if model_type not in CLASSIFIER_TYPES[self.cfg.get('default_scope') == 'scalenet_mm']:
+            raise ValueError(f'{self.cfg.filename or "the config"} describes a {model_type}, not a '
+                             'scalenet_mm.ImageClassifier (detectors and segmentors: mmdet DetInferencer / mmseg '
+                             'MMSegInferencer)')
         self.model = build_model(self.cfg)
         meta = {}
-        if checkpoint is not None:
+        if checkpoint is None:
+            warnings.warn('ImageClassificationInferencer without a checkpoint: the model keeps its random '
+                          'initialisation')
+        else:
             meta = load_checkpoint(self.model, checkpoint, map_location='cpu', strict=True).get('meta', {})
         self.model.to(device).eval()
         self.device = torch.device(device)
@@ -74,10 +85,15 @@ class ImageClassificationInferencer:
         inputs = torch.stack([self.preprocess(image) for image in images]).to(self.device)
         return self.model(inputs, mode='tensor').softmax(dim=1).cpu()
 
-    def __call__(self, images: Sequence[str], topk: int = 5, batch_size: int = 8) -> list[Classification]:
-        """The ``topk`` best classes of each image file."""
+    def __call__(self, images: Union[str, Sequence[str]], topk: int = 5, batch_size: int = 8
+                 ) -> list[Classification]:
+        """The ``topk`` best classes of each image file (one path or several)."""
+        images = [images] if isinstance(images, (str, os.PathLike)) else list(images)
+        images = [os.fspath(image) for image in images]
         if not 1 <= topk <= len(self.classes):
             raise ValueError(f'topk={topk} must be between 1 and the {len(self.classes)} classes')
+        if batch_size < 1:
+            raise ValueError(f'batch_size={batch_size} must be at least 1')
         missing = [image for image in images if not osp.isfile(image)]
         if missing:
             raise FileNotFoundError(f'{len(missing)} image(s) do not exist: {missing[:5]}')

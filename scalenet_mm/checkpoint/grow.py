@@ -10,6 +10,7 @@ whole request before the model is touched.
 """
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -21,10 +22,12 @@ BACKBONE_PREFIX = 'backbone.'
 
 @dataclass
 class GrownModel:
-    """The grown model's complete state dict, the backbone's load report and the copied non-backbone keys."""
+    """The grown model's complete state dict, the backbone's load report, the copied non-backbone keys and
+    the source checkpoint's ``dataset_meta`` (class names and palette, which the inferencers read)."""
     state_dict: 'OrderedDict[str, torch.Tensor]'
     backbone_report: LoadReport
     kept: list[str] = field(default_factory=list)
+    dataset_meta: Optional[dict] = None
 
     def summary(self) -> str:
         """A few lines for the log."""
@@ -58,7 +61,8 @@ def grow_model(model: nn.Module, checkpoint: str) -> GrownModel:
     if backbone is None or not hasattr(backbone, 'shared_positions'):
         raise ValueError(f'the config\'s model.backbone is a {type(backbone).__name__}, not a ScaleNet backbone '
                          '(scalenet_mm.ScaleNetSwinTransformer or scalenet_mm.ScaleNetVisionTransformer)')
-    state = extract_state_dict(read_checkpoint(checkpoint))
+    raw = read_checkpoint(checkpoint)
+    state = extract_state_dict(raw)
     if not any(k.startswith(BACKBONE_PREFIX) for k in state):
         raise ValueError(f'{checkpoint!r} has no {BACKBONE_PREFIX!r} keys, so it is not a full detector, segmentor '
                          f'or classifier (first keys: {list(state)[:4]}); a backbone-only file is loaded with '
@@ -68,4 +72,6 @@ def grow_model(model: nn.Module, checkpoint: str) -> GrownModel:
     report = load_pretrained(backbone, checkpoint, prefix=BACKBONE_PREFIX)
     grown = OrderedDict((f'{BACKBONE_PREFIX}{k}', v) for k, v in backbone.state_dict().items())
     model.load_state_dict(OrderedDict([*grown.items(), *rest.items()]), strict=True)
-    return GrownModel(state_dict=model.state_dict(), backbone_report=report, kept=list(rest))
+    meta = raw.get('meta') if isinstance(raw.get('meta'), dict) else {}
+    return GrownModel(state_dict=model.state_dict(), backbone_report=report, kept=list(rest),
+                      dataset_meta=meta.get('dataset_meta'))

@@ -25,11 +25,14 @@ class ActiveClock:
 
     def _watch(self) -> None:
         last = time.perf_counter()
-        while not self._done.wait(self.tick):
+        while True:
+            done = self._done.wait(self.tick)
             now = time.perf_counter()
-            if now - last > self.stall:
+            if now - last > self.stall:  # also a stop that ended just before the context exited
                 self.stopped += now - last - self.tick
             last = now
+            if done:
+                return
 
     def __enter__(self) -> 'ActiveClock':
         self._start = time.perf_counter()

@@ -31,12 +31,16 @@ def task_input_hw(cfg: Config) -> tuple[int, int]:
     1333), a segmentor's crop (the data preprocessor's ``size``), a classifier's test ``input_size``."""
     task = task_of(cfg)
     if task == 'detection':
-        width, height = test_step_of_type(cfg, 'Resize')['scale']
+        scale = test_step_of_type(cfg, 'Resize').get('scale')
+        if not (isinstance(scale, (list, tuple)) and len(scale) == 2):
+            raise ValueError(f'the test Resize has scale={scale!r}; a (width, height) pair is needed to know the '
+                             'input size of a detector')
+        width, height = scale
         return height, width
     if task == 'segmentation':
         size = cfg.model.data_preprocessor.get('size') or cfg.get('crop_size')
         if size is None:
             raise ValueError('the segmentor config sets neither model.data_preprocessor.size nor crop_size')
         return tuple(size)
-    side = test_step_of_type(cfg, 'TimmClassificationTransform')['input_size']
+    side = test_step_of_type(cfg, 'TimmClassificationTransform').get('input_size', 224)  # its default
     return side, side

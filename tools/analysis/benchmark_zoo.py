@@ -6,13 +6,15 @@
 
 For every config: parameters (with multiplicity, unique, trainable), FLOPs of the whole model at the task's
 input size (detection: the test resize, e.g. 800x1333; segmentation: the crop; classification: the test
-crop). With a checkpoint also: the test loop's metric (COCO bbox/segm AP through mmdet's CocoMetric, mIoU
-through mmseg's IoUMetric, top-1) and inference throughput (images/s of the test step over the first test
-batches, after one warm-up batch). A config without checkpoint gets a "not trained yet" row. Writes
+crop). With a checkpoint (loaded strictly) also: the test loop's metric (COCO bbox/segm AP through mmdet's
+CocoMetric, mIoU through mmseg's IoUMetric, top-1) and inference throughput (images/s of the test step over
+the first test batches, after one warm-up batch) on ``--device``. Every path, config and the page's markers
+are checked before any work. A config without checkpoint gets a "not trained yet" row. Writes
 ``DIR/model_zoo.md`` and ``DIR/model_zoo.json``; ``--update-page`` also replaces the table between the lines
 ``<!-- zoo-table:begin -->`` and ``<!-- zoo-table:end -->`` of a Markdown page.
 """
 import argparse
+import itertools
 import json
 import numbers
 import os
@@ -32,23 +34,41 @@ from scalenet_mm.utils.backbone_config import build_model, load_config
 from scalenet_mm.utils.config_task import TASK_METRICS, task_input_hw, task_of
 from scalenet_mm.utils.flops import count_flops
 from scalenet_mm.utils.param_count import count_parameters
+from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
 
 BEGIN, END = '<!-- zoo-table:begin -->', '<!-- zoo-table:end -->'
-CHECKPOINT_SUFFIXES = ('.pth', '.pt', '.safetensors', '.bin')
 # model settings that do not change the inference cost: models differing only here share one FLOP count
 TRAINING_ONLY_KEYS = ('init_cfg', 'trainable', 'drop_path_rate', 'train_cfg', 'head_init', 'mixup', 'pretrained')
 
 
 def parse_entry(entry: str) -> tuple[str, Optional[str]]:
-    """``CONFIG[:CHECKPOINT]`` -> ``(config, checkpoint or None)``; both must exist."""
+    """``CONFIG.py[:CHECKPOINT]`` -> ``(config, checkpoint or None)`` (split after the first ``.py:``, so a
+    checkpoint path may hold colons); both must exist."""
     config, checkpoint = entry, None
-    head, sep, tail = entry.rpartition(':')
-    if sep and tail.endswith(CHECKPOINT_SUFFIXES):
-        config, checkpoint = head, tail
+    if '.py:' in entry:
+        config, checkpoint = entry.split('.py:', 1)
+        config += '.py'
+    if not config.endswith('.py'):
+        raise ValueError(f'--models entry {entry!r}: expected CONFIG.py or CONFIG.py:CHECKPOINT')
     for kind, path in (('config', config), ('checkpoint', checkpoint)):
         if path is not None and not osp.isfile(path):
             raise FileNotFoundError(f'{kind} {path!r} of --models entry {entry!r} does not exist')
     return config, checkpoint
+
+
+def check_request(entries: list[tuple[str, Optional[str]]], page: Optional[str], device: str) -> None:
+    """Everything that could stop the run later, checked before any work: each config's task and input
+    size, the page's markers, the device."""
+    for config, _ in entries:
+        cfg = load_config(config)
+        task_input_hw(cfg)  # also checks the task
+    if page is not None:
+        with open(page) as handle:
+            text = handle.read()
+        if text.count(BEGIN) != 1 or text.count(END) != 1:
+            raise ValueError(f'--update-page {page} must hold the lines {BEGIN} and {END} once each')
+    if torch.device(device).type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f'--device {device}: torch sees no GPU; use --device cpu')
 
 
 def model_cost(cfg: Config, model: torch.nn.Module, flops_cache: dict[str, float]) -> dict[str, Any]:
@@ -71,21 +91,31 @@ def strip_training_only(node: Any) -> Any:
     return node
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work (no-op on CPU), so wall times measure it."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
 def evaluate(cfg: Config, checkpoint: str, work_dir: str, throughput_batches: int, device: str) -> dict[str, Any]:
-    """The test loop's metrics with ``checkpoint``, and images/s of the model's test step."""
-    cfg.work_dir, cfg.load_from = work_dir, checkpoint
+    """The test loop's metrics with ``checkpoint`` (loaded strictly, on ``device``), and images/s of the
+    model's test step over the first ``throughput_batches`` test batches after a warm-up on the first."""
+    cfg.work_dir = work_dir
     cfg.experiment_name = f'zoo_{osp.basename(work_dir)}_{time.strftime("%Y%m%d_%H%M%S")}'
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    runner.model.to(device)  # mmengine picks the GPU whenever there is one; BaseModel.to moves the preprocessor too
+    load_checkpoint(runner.model, checkpoint, map_location='cpu', strict=True)  # every key, every shape
+    metrics = runner.test()  # no load_from: the weights are those just loaded
     model = runner.model.eval()
-    batches, images, seconds = iter(runner.test_dataloader), 0, 0.0
+    batches = list(itertools.islice(runner.test_dataloader, throughput_batches))
+    images, seconds, target = 0, 0.0, torch.device(device)
     with torch.no_grad():
-        model.test_step(next(batches))  # warm-up
-        for _, batch in zip(range(throughput_batches), batches):
+        model.test_step(batches[0])  # warm-up
+        for batch in batches:
+            synchronize(target)
             start = time.perf_counter()
             model.test_step(batch)
-            if torch.cuda.is_available() and device.startswith('cuda'):
-                torch.cuda.synchronize()
+            synchronize(target)
             seconds += time.perf_counter() - start
             images += len(batch['inputs'])
     return dict(metrics={k: float(v) for k, v in metrics.items() if isinstance(v, numbers.Real)},  # numpy too
@@ -94,13 +124,10 @@ def evaluate(cfg: Config, checkpoint: str, work_dir: str, throughput_batches: in
 
 def benchmark(config: str, checkpoint: Optional[str], out_dir: str, throughput_batches: int, device: str,
               flops_cache: dict[str, float]) -> dict[str, Any]:
-    """One row of the zoo. The checkpoint is first loaded strictly (every key, every shape) into the model."""
+    """One row of the zoo."""
     cfg = load_config(config)
-    task = task_of(cfg)
-    model = build_model(cfg)
-    if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    row = dict(config=config, checkpoint=checkpoint, task=task, **model_cost(cfg, model, flops_cache))
+    row = dict(config=config, checkpoint=checkpoint, task=task_of(cfg),
+               **model_cost(cfg, build_model(cfg), flops_cache))
     if checkpoint is None:
         return dict(row, status='not trained yet', metrics={}, images_per_s=None)
     name = osp.splitext(osp.basename(config))[0]
@@ -136,11 +163,9 @@ def markdown_table(rows: list[dict[str, Any]], machine: str) -> str:
 
 
 def update_page(page: str, table: str) -> None:
-    """Replace the text between the zoo-table markers of ``page``."""
+    """Replace the text between the zoo-table markers of ``page`` (checked by :func:`check_request`)."""
     with open(page) as handle:
         text = handle.read()
-    if text.count(BEGIN) != 1 or text.count(END) != 1:
-        raise ValueError(f'{page} must hold the lines {BEGIN} and {END} once each')
     text = re.sub(re.escape(BEGIN) + '.*?' + re.escape(END), lambda _: f'{BEGIN}\n{table}\n{END}', text, flags=re.S)
     with open(page, 'w') as handle:
         handle.write(text)
@@ -152,15 +177,17 @@ def main() -> None:
                         help='configs, each with an optional trained checkpoint after a colon')
     parser.add_argument('--out-dir', required=True, help='writes model_zoo.md, model_zoo.json and the test runs')
     parser.add_argument('--quick', action='store_true', help='throughput over 2 test batches instead of 10')
-    parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
+    parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
     parser.add_argument('--update-page', help='a Markdown page whose zoo-table block is replaced')
+    add_trust_argument(parser)
     args = parser.parse_args()
-    entries = [parse_entry(entry) for entry in args.models]  # every path checked before any work
-    if args.update_page is not None and not osp.isfile(args.update_page):
-        raise FileNotFoundError(f'--update-page {args.update_page!r} does not exist')
+    apply_trust_argument(args)
+    entries = [parse_entry(entry) for entry in args.models]
+    check_request(entries, args.update_page, args.device)
     os.makedirs(args.out_dir, exist_ok=True)
-    machine = f'{platform.machine()}, {os.cpu_count()} CPU threads' if args.device == 'cpu' else \
-        torch.cuda.get_device_name(0)
+    device = torch.device(args.device)
+    machine = f'{platform.machine()}, {os.cpu_count()} CPU threads' if device.type == 'cpu' else \
+        torch.cuda.get_device_name(device)
     flops_cache: dict[str, float] = {}
     rows = []
     for config, checkpoint in entries:
