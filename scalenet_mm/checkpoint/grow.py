@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from .load import LoadReport, extract_state_dict, load_pretrained, read_checkpoint
+from .load import LoadReport, extract_state_dict, load_pretrained_from, read_checkpoint
 
 BACKBONE_PREFIX = 'backbone.'
 
@@ -69,7 +69,7 @@ def grow_model(model: nn.Module, checkpoint: str) -> GrownModel:
                          "model.backbone.init_cfg=dict(type='Pretrained', checkpoint=...) instead")
     rest = OrderedDict((k, v) for k, v in state.items() if not k.startswith(BACKBONE_PREFIX))
     check_rest_fits(model, rest, checkpoint)
-    report = load_pretrained(backbone, checkpoint, prefix=BACKBONE_PREFIX)
+    report = load_pretrained_from(backbone, raw, checkpoint, prefix=BACKBONE_PREFIX)  # the file is read once
     grown = OrderedDict((f'{BACKBONE_PREFIX}{k}', v) for k, v in backbone.state_dict().items())
     model.load_state_dict(OrderedDict([*grown.items(), *rest.items()]), strict=True)
     meta = raw.get('meta') if isinstance(raw.get('meta'), dict) else {}

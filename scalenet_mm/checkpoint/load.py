@@ -231,7 +231,13 @@ def same_layer_maps(model: nn.Module, state: Mapping[str, torch.Tensor]) -> bool
 
 def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = None) -> LoadReport:
     """Load ``checkpoint`` into ``model`` strictly (see the module docstring); returns the report."""
-    raw = read_checkpoint(checkpoint)
+    return load_pretrained_from(model, read_checkpoint(checkpoint), checkpoint, prefix)
+
+
+def load_pretrained_from(model: nn.Module, raw: Mapping[str, Any], checkpoint: str,
+                         prefix: Optional[str] = None) -> LoadReport:
+    """:func:`load_pretrained` of a checkpoint already read (``raw``, as :func:`read_checkpoint` returns it;
+    ``checkpoint`` names it in reports and errors)."""
     state = extract_state_dict(raw)
     if not state:
         raise ValueError(f'checkpoint {checkpoint!r} contains no tensors (top-level keys: {list(raw)[:8]})')
