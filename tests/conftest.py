@@ -1,5 +1,6 @@
 """Shared helpers for the tests: small architectures and an independent untied copy of a model."""
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,38 @@ def run_two_iterations_with(train_tool, config, work_dir, *cfg_options: str) -> 
 
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def run_script(script: str, *args) -> subprocess.CompletedProcess:
+    """``python SCRIPT ARGS`` from the repository root, run in-process: the tests' imports are shared, which
+    saves the seconds a fresh interpreter spends importing torch and OpenMMLab. For requests a script must
+    refuse, or that do no training (the scripts do their work under ``__main__`` only). Returns what
+    ``subprocess.run`` would: ``returncode`` 0, argparse's exit status, or 1 for an exception (its
+    ``Type: message`` appended to ``stderr``)."""
+    import contextlib
+    import io
+    import runpy
+    import sys
+    from unittest import mock
+    path = REPO / script
+    assert path.is_file(), f'{script} does not exist'
+    argv = [str(path), *map(str, args)]
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.chdir(REPO), mock.patch.object(sys, 'argv', argv), \
+            mock.patch.object(sys, 'path', [str(path.parent), *sys.path]), \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            runpy.run_path(str(path), run_name='__main__')
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            if isinstance(exit_.code, str):  # sys.exit('message') prints it, as the interpreter does
+                err.write(exit_.code + '\n')
+        except Exception as error:  # noqa: BLE001  (reported like the interpreter would, as exit status 1)
+            code = 1
+            err.write(f'{type(error).__name__}: {error}\n')
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
 DETECTION_DEMO = REPO / 'configs' / 'demo' / 'mask-rcnn_scalenet-swin-mini-d2x_fpn_coco-mini.py'
 SEGMENTATION_DEMO = REPO / 'configs' / 'demo' / 'upernet_scalenet-swin-mini-d2x_ade20k-mini.py'
 CLASSIFICATION_DEMO = REPO / 'configs' / 'demo' / 'scalenet-swin-mini-d2x_cifar10-mini.py'

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import build
+from conftest import build, run_script
 
 from scalenet_mm.utils.flops import count_flops
 
@@ -21,6 +21,13 @@ DET_DEMO = REPO / 'configs/demo/mask-rcnn_scalenet-swin-mini-d2x_fpn_coco-mini.p
 
 def run_tool(*args: str) -> str:
     result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def plan_of(*args: str) -> str:
+    """What ``python SCRIPT ARGS --plan`` of the fidelity runner prints (it trains nothing: run in-process)."""
+    result = run_script(*args, '--plan')
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -89,12 +96,10 @@ def test_plot_curves_writes_a_png_with_every_scalar(tmp_path):
 def test_plot_curves_errors_name_the_problem(tmp_path):
     log = tmp_path / 'run' / 'x' / 'vis_data' / 'scalars.json'
     write_log(log)
-    result = subprocess.run([sys.executable, 'tools/analysis/plot_curves.py', str(log), '--keys', 'mIoU',
-                             '--out', str(tmp_path / 'a.png')], cwd=REPO, capture_output=True, text=True)
+    result = run_script('tools/analysis/plot_curves.py', log, '--keys', 'mIoU', '--out', tmp_path / 'a.png')
     assert result.returncode != 0 and "['mIoU'] are in none of the logs" in result.stderr
     log.write_text('{"loss": 1.0, "iter": 1}\nnot json\n')
-    result = subprocess.run([sys.executable, 'tools/analysis/plot_curves.py', str(log), '--out',
-                             str(tmp_path / 'b.png')], cwd=REPO, capture_output=True, text=True)
+    result = run_script('tools/analysis/plot_curves.py', log, '--out', tmp_path / 'b.png')
     assert result.returncode != 0 and 'scalars.json:2 is not a JSON line' in result.stderr
 
 
@@ -173,7 +178,7 @@ def test_fidelity_second_round_arms_plan_and_time_estimate(tmp_path):
               '--fractions', '1', '--seeds', '0', '--variants', 'scalenet_gated', 'scalenet_w4', '--sweep-dims', '4',
               '--sweep-fraction', '0.5', '--train-samples', '32', '--cfg-options', 'model.num_classes=5',
               'train_dataloader.batch_size=16', 'val_dataloader.batch_size=20']
-    plan = run_tool(*common, '--plan')
+    plan = plan_of(*common)
     assert '3 runs planned, 0 done; estimated time left unknown until a run finishes' in plan
     assert not (tmp_path / 'results.jsonl').exists()
     out = run_tool(*common)
@@ -184,12 +189,12 @@ def test_fidelity_second_round_arms_plan_and_time_estimate(tmp_path):
     # the sweep arm's adapters are 4 wide (the gated arm's 8) and only adapters, norms and gates train
     assert by['scalenet_w4_e2_seed0']['trainable_params'] < by['scalenet_gated_e4_seed0']['trainable_params']
     assert (tmp_path / 'accuracy_vs_total_time.png').is_file()
-    assert '3 runs planned, 3 done' in run_tool(*common, '--plan')
+    assert '3 runs planned, 3 done' in plan_of(*common)
     assert '3 of 3 runs finished' in (tmp_path / 'results.md').read_text()
     # --plan of a partly finished experiment writes the tables and plots of what finished
     (tmp_path / 'results.jsonl').write_text('\n'.join(json.dumps(r) for r in rows[:2]) + '\n')
     (tmp_path / 'accuracy_vs_time.png').unlink()
-    partial = run_tool(*common, '--plan')
+    partial = plan_of(*common)
     assert '3 runs planned, 2 done' in partial and 'to run: scalenet_w4_e2_seed0' in partial
     assert '2 of 3 runs finished' in (tmp_path / 'results.md').read_text()
     assert (tmp_path / 'accuracy_vs_time.png').is_file()

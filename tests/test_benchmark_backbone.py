@@ -7,11 +7,11 @@ inductor numbers in the README come from the tool run by hand."""
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO, run_script
+
 FORWARD = 'forward: reference / ours (speed-up)'
 ADAPTER = '2x forward: ScaleNet / untied (adapter overhead)'
 TRAIN_REFERENCE = 'train step: reference / ours (speed-up)'
@@ -85,7 +85,7 @@ def test_budget_skips_what_does_not_fit():
     (['--dtypes', 'fp16'], "invalid choice: 'fp16'"),
 ])
 def test_bad_command_lines_are_refused_clearly(args, message):
-    result = run_tool('tools/analysis/benchmark_backbone.py', *args)
+    result = run_script('tools/analysis/benchmark_backbone.py', *args)
     assert result.returncode == 2 and message in result.stderr
 
 

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEMO
+from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEMO, run_script
 
 from scalenet_mm.utils.backbone_config import build_model, load_config
 from scalenet_mm.utils.flops import count_flops
@@ -61,13 +61,13 @@ def test_zoo_loads_checkpoints_strictly_and_checks_the_request_first(trained_seg
     run_dir = tmp_path / 'run:1'  # a colon in the checkpoint path: the entry splits after '.py:'
     run_dir.mkdir()
     (run_dir / 'iter_200.pth').symlink_to(trained_segmentation_demo / 'iter_200.pth')
-    result = run_zoo('--models', f'{DETECTION_DEMO}:{run_dir / "iter_200.pth"}', '--out-dir', tmp_path)
+    result = run_script('tools/analysis/benchmark_zoo.py', '--models', f'{DETECTION_DEMO}:{run_dir / "iter_200.pth"}', '--out-dir', tmp_path)
     assert result.returncode != 0 and 'unexpected key' in result.stderr  # a segmentor's file, a detector config
-    result = run_zoo('--models', str(DETECTION_DEMO), f'{SEGMENTATION_DEMO}:missing.pth', '--out-dir', tmp_path)
+    result = run_script('tools/analysis/benchmark_zoo.py', '--models', str(DETECTION_DEMO), f'{SEGMENTATION_DEMO}:missing.pth', '--out-dir', tmp_path)
     assert result.returncode != 0 and "checkpoint 'missing.pth'" in result.stderr
     assert 'GFLOPs' not in result.stdout  # nothing measured before the whole request was checked
     page = tmp_path / 'page.md'
     page.write_text('# a page without the markers\n')
-    result = run_zoo('--models', str(DETECTION_DEMO), '--out-dir', tmp_path, '--update-page', page)
+    result = run_script('tools/analysis/benchmark_zoo.py', '--models', str(DETECTION_DEMO), '--out-dir', tmp_path, '--update-page', page)
     assert result.returncode != 0 and 'must hold the lines' in result.stderr and 'GFLOPs' not in result.stdout
     assert not (tmp_path / 'model_zoo.json').exists()

@@ -2,15 +2,14 @@
 repository paths its commands name exist, every Python script answers ``--help``, and every relative Markdown
 link and image resolves to a file."""
 import re
-import runpy
 import shlex
-import sys
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO, run_script
+
 PAGES = [REPO / 'README.md', *sorted((REPO / 'docs').glob('*.md'))]
 BASH_BLOCK = re.compile(r'^```bash\n(.*?)^```', re.S | re.M)
 ANY_BLOCK = re.compile(r'^```.*?^```', re.S | re.M)
@@ -114,17 +113,12 @@ def test_command_names_existing_script_and_paths(command: Command) -> None:
 
 
 @pytest.mark.parametrize('script', PYTHON_SCRIPTS)
-def test_python_script_answers_help(script: str, monkeypatch, capsys) -> None:
+def test_python_script_answers_help(script: str) -> None:
     """``python SCRIPT --help`` exits 0 with a usage line (run in-process: the imports are shared, so the whole
     set takes seconds; the scripts do their work under ``__main__`` only)."""
-    assert (REPO / script).is_file(), f'{script} does not exist'
-    monkeypatch.chdir(REPO)
-    monkeypatch.setattr(sys, 'argv', [script, '--help'])
-    monkeypatch.syspath_prepend(str((REPO / script).parent))
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(REPO / script), run_name='__main__')
-    assert exit_info.value.code in (0, None), f'{script} --help exited {exit_info.value.code}'
-    assert 'usage:' in capsys.readouterr().out
+    result = run_script(script, '--help')
+    assert result.returncode == 0, f'{script} --help exited {result.returncode}: {result.stderr[-2000:]}'
+    assert 'usage:' in result.stdout
 
 
 @pytest.mark.parametrize('page', PAGES, ids=[str(p.relative_to(REPO)) for p in PAGES])

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEMO
+from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEMO, run_script
 
 from scalenet_mm.apis import ImageClassificationInferencer
 
@@ -99,8 +99,7 @@ def test_image_demo_classification_prints_topk_and_writes_overlays(trained_class
 
 def image_demo_error(*args) -> str:
     """stderr of a tools/image_demo.py run that must fail."""
-    result = subprocess.run([sys.executable, 'tools/image_demo.py', *map(str, args)], cwd=REPO, capture_output=True,
-                            text=True)
+    result = run_script('tools/image_demo.py', *args)
     assert result.returncode != 0, result.stdout[-2000:]
     return result.stderr
 
