@@ -47,6 +47,13 @@ def test_trainable_policy_survives_train_and_eval():
     assert frozen == {n for n, p in model.named_parameters() if not p.requires_grad}
     assert not model.stages[0].training and not model.patch_embed.training and model.stages[1].training
     assert all(not p.requires_grad for p in model.stages[0].parameters())
+    # as mmdet's Swin re-freezes in train(): outside code that unfreezes everything is undone by the next train()
+    model.requires_grad_(True)
+    model.train()
+    assert frozen == {n for n, p in model.named_parameters() if not p.requires_grad}
+    model.requires_grad_(True)
+    model.eval()  # eval() is train(False): the policy holds in both modes
+    assert frozen == {n for n, p in model.named_parameters() if not p.requires_grad}
 
 
 def test_frozen_stages_applied_at_build_time():

@@ -211,6 +211,8 @@ def test_trainable_policies_with_cp_and_layer_depths():
             assert trained == {n for n, _ in model.named_parameters()}
         else:
             assert trained and all(any(part in n for part in expect) for n in trained)
+        model.requires_grad_(True)  # undone by the next train(), as the Swin's frozen weights are
+        assert model.train() is model and trained == {n for n, p in model.named_parameters() if p.requires_grad}
     model = ScaleNetVisionTransformer(**kwargs, out_indices=(2, 5)).eval()
     checkpointed = ScaleNetVisionTransformer(**kwargs, out_indices=(2, 5), with_cp=True).eval()
     checkpointed.load_state_dict(model.state_dict())

@@ -102,7 +102,9 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
             ``targets`` (among ``fc1, fc2, qkv, proj``), ``dim``, ``scale``, ``positions``
             (``'all'``|``'inserted'``). Default: parallel adapters on fc1 and fc2, dim 16, everywhere.
         share_norms: positions share their block's LayerNorms; if False, inserted positions own copies.
-        trainable: ``'all'``, ``'adapters_norms'`` (shared weights frozen) or ``'adapters'``.
+        trainable: ``'all'``; ``'adapters_norms'``: adapters, gates and every LayerNorm train (block norms,
+            per-position norms, ``patch_embed.norm``, ``downsample.norm``, ``norm{i}``), everything else is
+            frozen; ``'adapters'``: adapters and gates only. Re-applied on every ``train()``.
         unshare: build the scaled depth untied (each position its own block).
         gate_inserted: give every inserted position (one that is not the first to run its source block) a
             learnable scalar gate on both residual branches, zero at the start: the grown model then starts
@@ -251,10 +253,11 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
         return modules
 
     def train(self, mode: bool = True) -> 'ScaleNetSwinTransformer':
-        """Set train/eval mode while frozen stages stay in eval mode; returns ``self``."""
+        """Set train/eval mode and re-apply the ``trainable`` policy and ``frozen_stages`` (``requires_grad``,
+        frozen stages in eval mode), as mmdet's Swin re-freezes in ``train()``: a ``requires_grad_`` from
+        outside code does not silently train frozen weights. Returns ``self``."""
         super().train(mode)
-        for module in self.frozen_modules():
-            module.eval()
+        self.apply_trainable_policy()
         return self
 
     # ------------------------------------------------------------------ initialisation

@@ -162,6 +162,13 @@ class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
             self.ln1 = nn.LayerNorm(dims, eps=norm_eps)
         apply_trainable_policy(self, trainable)
 
+    def train(self, mode: bool = True) -> 'ScaleNetVisionTransformer':
+        """Set train/eval mode and re-apply the ``trainable`` policy (``requires_grad``), as the Swin does; returns
+        ``self``."""
+        super().train(mode)
+        apply_trainable_policy(self, self.trainable)
+        return self
+
     # ------------------------------------------------------------------ initialisation
     def random_init(self) -> None:
         """Truncated-normal (std 0.02) linears, projections, ``pos_embed`` and ``cls_token``; zero biases; unit
