@@ -194,20 +194,35 @@ def plan_load(model: nn.Module, layout: BackboneLayout, fmt: str, converted: Map
             report.skipped[key] = why
             used.add(key)
     unexpected = [k for k in converted if k not in used and k.split('.')[-1] not in recomputed]
-    if missing or misshaped or unexpected:
-        parts = []
-        if missing:
-            parts.append(f'{len(missing)} model key(s) missing from the checkpoint: {missing[:8]}')
-        if misshaped:
-            parts.append(f'{len(misshaped)} shape mismatch(es): {misshaped[:8]}')
-        if unexpected:
-            parts.append(f'{len(unexpected)} checkpoint key(s) the model does not have: {unexpected[:8]}')
-        raise ValueError(f'checkpoint {report.checkpoint!r} ({report.source}, {fmt} layout) does not fit this '
-                         f'backbone ({model.extra_repr()}):\n  ' + '\n  '.join(parts))
+    raise_if_not_fitting(model, report, missing, misshaped, unexpected)
     for key in converted:
         if key.split('.')[-1] in recomputed:
             report.skipped[key] = 'buffer recomputed by the model'
     return target
+
+
+def raise_if_not_fitting(model: nn.Module, report: LoadReport, missing: list[str], misshaped: list[str],
+                         unexpected: list[str]) -> None:
+    """One ``ValueError`` naming every missing, misshaped and unexpected key (the first 8 of each); None if none."""
+    parts = []
+    if missing:
+        parts.append(f'{len(missing)} model key(s) missing from the checkpoint: {missing[:8]}')
+    if misshaped:
+        parts.append(f'{len(misshaped)} shape mismatch(es): {misshaped[:8]}')
+    if unexpected:
+        parts.append(f'{len(unexpected)} checkpoint key(s) the model does not have: {unexpected[:8]}')
+    if parts:
+        raise ValueError(f'checkpoint {report.checkpoint!r} ({report.source}, {report.format} layout) does not fit '
+                         f'this backbone ({model.extra_repr()}):\n  ' + '\n  '.join(parts))
+
+
+def as_plain_source(converted: 'OrderedDict[str, torch.Tensor]', skipped: dict[str, str], architecture: str) -> str:
+    """Treat a plain model saved by our backbone (depth 1, or untied) as an mm-layout source: its identity
+    ``layer_map`` buffers move from ``converted`` to ``skipped``. Returns the format to load it as, ``'mm'``."""
+    for key in [k for k in converted if k.split('.')[-1] == 'layer_map']:
+        del converted[key]
+        skipped[key] = f'identity layer map of a plain {architecture} saved by our backbone'
+    return 'mm'
 
 
 def non_finite_keys(state: Mapping[str, torch.Tensor]) -> list[str]:
@@ -250,11 +265,7 @@ def load_pretrained_from(model: nn.Module, raw: Mapping[str, Any], checkpoint: s
     conversion = layout.convert(backbone_state)
     fmt, converted, skipped = conversion.format, conversion.state, conversion.skipped
     if fmt == 'scalenet' and is_plain_scalenet(converted) and not same_layer_maps(model, converted):
-        # a plain model saved by our backbone (depth 1, or untied): grow the model from it like any mm file
-        fmt = 'mm'
-        for key in [k for k in converted if k.split('.')[-1] == 'layer_map']:
-            del converted[key]
-            skipped[key] = f'identity layer map of a plain {architecture} saved by our backbone'
+        fmt = as_plain_source(converted, skipped, architecture)  # grow the model from it like any mm file
     report = LoadReport(checkpoint=str(checkpoint), source=source, format=fmt, skipped=dict(skipped),
                         renamed=dict(conversion.renamed), rename_note=conversion.rename_note)
     non_finite = non_finite_keys(converted)
