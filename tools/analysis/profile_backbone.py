@@ -34,7 +34,7 @@ _BY_OP = {
 # functions (ours and mmdet's) whose every operator belongs to one category
 _BY_FUNCTION = {'window_partition': 'window partition/reverse', 'window_reverse': 'window partition/reverse',
                 'shift_attention_mask': 'mask', 'window_geometry': 'mask', 'relative_position_bias': 'attention',
-                'hidden': 'adapters'}
+                'attention': 'attention', 'hidden': 'adapters'}
 # operators that build mmdet's SW-MSA mask inline in its ShiftWindowMSA.forward
 _MASK_OPS = {'aten::zeros', 'aten::fill_', 'aten::sub', 'aten::masked_fill', 'aten::ne', 'aten::eq'}
 

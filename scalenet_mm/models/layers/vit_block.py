@@ -9,10 +9,10 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..scaling.adapters import LowRankAdapter, linear_with_adapter
 from ..scaling.position import PositionContext, residual
+from .attention_kernel import attention
 from .ffn import FFN
 
 VIT_NORM_NAMES = ('ln1', 'ln2')
@@ -57,7 +57,7 @@ class ViTAttention(nn.Module):
         weights = self.attn
         qkv = linear_with_adapter(x, weights.in_proj_weight, weights.in_proj_bias, adapters.get('qkv'))
         q, k, v = qkv.view(batch, tokens, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_drop_rate if self.training else 0.0)
+        out = attention(q, k, v, None, q.shape[-1] ** -0.5, self.attn_drop_rate if self.training else 0.0)
         out = out.transpose(1, 2).reshape(batch, tokens, channels)
         out = linear_with_adapter(out, weights.out_proj.weight, weights.out_proj.bias, adapters.get('proj'))
         return self.proj_drop(out)

@@ -4,9 +4,8 @@ Parameters live under ``attn.w_msa.{relative_position_bias_table, relative_posit
 exactly as in mmdet/mmseg's ``ShiftWindowMSA``. Neither the window geometry nor the shift is module state:
 a stage computes one :class:`WindowGeometry` for its feature map (windows, shift, padding, the SW-MSA mask)
 and hands it to every position with a flag saying whether that position runs shifted windows, so one
-module serves W-MSA and SW-MSA positions. Attention runs through
-:func:`torch.nn.functional.scaled_dot_product_attention` with the bias (and the shift mask) as an additive
-float mask.
+module serves W-MSA and SW-MSA positions. Attention runs through :func:`.attention_kernel.attention` (fused
+SDPA, or matmul-softmax for bf16/fp16 on CPU) with the bias (and the shift mask) as an additive float mask.
 
 Feature maps with a side no larger than the window follow one of two conventions:
 
@@ -22,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..scaling.adapters import LowRankAdapter, linear_with_adapter
+from .attention_kernel import attention
 
 # mmdet/mmseg fill cross-region attention logits with -100 (not -inf); kept for identical outputs.
 SHIFT_MASK_VALUE = -100.0
@@ -170,10 +170,7 @@ class WindowMSA(nn.Module):
             # (B, nW * heads, N, hd): the (nW * heads, N, N) mask broadcasts over images, never copied per image
             q, k, v = qkv.reshape(3, batch, num_windows * heads, n, head_dims).unbind(0)
             mask = (bias.unsqueeze(0) + shift_mask.unsqueeze(1)).reshape(1, num_windows * heads, n, n)
-        # a 4-D mask (expanded, not copied) lets the fused CPU/GPU kernels take it; a 3-D one falls back to math
-        mask = mask.to(q.dtype).expand(q.shape[0], -1, -1, -1)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale,
-                                             dropout_p=self.attn_drop_rate if self.training else 0.0)
+        out = attention(q, k, v, mask, self.scale, self.attn_drop_rate if self.training else 0.0)
         out = out.view(batch, num_windows, heads, n, head_dims).transpose(2, 3)
         out = linear_with_adapter(out.reshape(batch, num_windows, n, channels), self.proj.weight, self.proj.bias,
                                   adapters.get('proj'))
