@@ -101,6 +101,21 @@ def test_pretrained_checkpoint_of_another_architecture(monkeypatch, work_dir, tm
     assert_work_dir_untouched(work_dir)
 
 
+def test_pretrained_swin_file_for_a_vit_backbone_is_refused_before_the_run(monkeypatch, work_dir, tmp_path):
+    """The up-front pretrained check covers both of our backbones, the ViT as well as the Swin."""
+    path = tmp_path / 'swin.pth'
+    torch.save(mini_backbone_state(depth_scale=1, adapter=None), path)
+    config = tmp_path / 'vit_demo.py'
+    config.write_text(f"""_base_ = {str(CLS_DEMO)!r}
+model = dict(backbone=dict(_delete_=True, type='scalenet_mm.ScaleNetVisionTransformer',
+                           arch=dict(embed_dims=48, num_layers=2, num_heads=2), img_size=32, patch_size=4,
+                           init_cfg=dict(type='Pretrained', checkpoint={str(path)!r})), in_channels=48)
+""")
+    with pytest.raises(ValueError, match='holds a swin backbone, the model is a vit'):
+        run_train_tool(monkeypatch, str(config), '--work-dir', str(work_dir))
+    assert_work_dir_untouched(work_dir)
+
+
 def test_unreadable_image_names_the_file_and_writes_no_checkpoint(monkeypatch, tmp_path):
     data = tmp_path / 'cifar'
     shutil.copytree(REPO / 'demo/data/cifar10_mini', data)
