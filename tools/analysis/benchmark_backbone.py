@@ -17,7 +17,7 @@ of a pair in one rotation), with the lowest and highest ratio of a single round:
 2. ScaleNet-2x / the untied 2x (``unshare=True, adapter=None``): forward, the adapters' overhead
    (goal: <= 1.05), and train step with ``trainable='adapters_norms'`` against all weights (goal: <= 0.80).
 
-``compile`` is ``torch.compile(model)`` (what mmengine's ``compile=True`` does to the model), with
+``compile`` is ``torch.compile(model)`` (mmengine's ``compile=True`` compiles ``train_step``, which runs it), with
 ``--compile-backend`` (default inductor). A train step is the forward, a loss, the backward and an AdamW
 step (learning rate 0, so the weights, and the output checks, stay as built). Each row gives the peak
 memory of a step (CUDA allocator, or resident set growth on CPU) and each input the largest output
