@@ -11,7 +11,6 @@ from mmdet.models.backbones import SwinTransformer as MMDetSwin
 from mmseg.models.backbones import VisionTransformer
 
 from scalenet_mm import ScaleNetSwinTransformer, ScaleNetVisionTransformer
-from scalenet_mm.checkpoint import load_pretrained
 from scalenet_mm.models.layers.attention_kernel import attention, uses_matmul_softmax
 from released_vit_layouts import released_vit_file, random_timm_deit
 

@@ -25,8 +25,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Optional[
 
     Args:
         q, k, v: ``(B, heads, N, head_dims)``.
-        mask: additive, fp32, broadcastable to ``(B, heads, N, N)`` with a leading 1 (never copied per image),
-            or None.
+        mask: additive (fp32 under autocast), broadcastable to ``(B, heads, N, N)`` with a leading 1 (never
+            copied per image), or None.
         scale: the factor on ``q k^T``.
         dropout_p: attention dropout (0 at inference).
 
