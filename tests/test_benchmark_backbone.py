@@ -65,8 +65,9 @@ def test_compiled_rows_and_compiled_outputs_equal_eager(dtype):
 
 
 def test_compiled_2x_train_step_row():
+    # dynamo's 'eager' backend: the row's plumbing (compiling the backward is tests/test_compile.py's), in half the time
     result = run_tool('tools/analysis/benchmark_backbone.py', '--quick', '--dtypes', 'fp32', '--pairs', 'untied',
-                      '--passes', 'train', '--compile-backend', 'aot_eager', '--threads', '1')
+                      '--passes', 'train', '--compile-backend', 'eager', '--threads', '1')
     assert result.returncode == 0, result.stderr[-3000:]
     assert set(ratio_rows(result.stdout)) == {(TRAIN_2X, 'eager'), (TRAIN_2X, 'compile')}
 
