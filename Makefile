@@ -2,7 +2,7 @@
 # (a no-op taking seconds once installed; the first run builds mmcv from source: tens of minutes).
 PYTHON ?= python3
 
-.PHONY: setup demo test
+.PHONY: setup demo test lint
 
 setup:
 	$(PYTHON) tools/setup_env.py
@@ -12,3 +12,8 @@ demo: setup
 
 test: setup
 	$(PYTHON) -m pytest
+
+# for contributors: flake8 (installed on first use) with setup.cfg's settings
+lint:
+	$(PYTHON) -m flake8 --version >/dev/null 2>&1 || $(PYTHON) -m pip install flake8
+	$(PYTHON) -m flake8

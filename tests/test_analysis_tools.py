@@ -133,8 +133,8 @@ def test_fidelity_experiment_end_to_end_on_the_bundled_subset(tmp_path):
             '--train-samples', '64', '--cfg-options', 'model.num_classes=5']
     out = run_tool(*args)
     rows = [json.loads(line) for line in (tmp_path / 'results.jsonl').read_text().splitlines()]
-    assert [r['name'] for r in rows] == ['source_pretrain'] + [f'{v}_e2_seed{s}' for s in (0, 1)
-                                                                for v in ('scalenet', 'stack', 'scratch')]
+    assert [r['name'] for r in rows] == ['source_pretrain'] + [
+        f'{v}_e2_seed{s}' for s in (0, 1) for v in ('scalenet', 'stack', 'scratch')]
     by = {r['name']: r for r in rows}
     source, scalenet, stack = by['source_pretrain'], by['scalenet_e2_seed0'], by['stack_e2_seed0']
     # sharing: ScaleNet adds only adapters to the source's unique weights; the stack doubles the blocks

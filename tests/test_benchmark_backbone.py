@@ -97,7 +97,8 @@ def test_profile_table_has_every_category_for_ours_and_mmdet_swin():
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith('category'))
     # {category: [(ms, percent) for ours, mmdet's, scalenet]}
-    table = {line[:42].strip(): [(float(ms), float(share)) for ms, share in re.findall(r'([\d.]+) \(\s*([\d.]+)%\)', line)]
+    cell = r'([\d.]+) \(\s*([\d.]+)%\)'
+    table = {line[:42].strip(): [(float(ms), float(share)) for ms, share in re.findall(cell, line)]
              for line in lines[header + 1:]}
     for category in ('window partition/reverse', 'roll', 'pad', 'mask', 'norms', 'linears', 'adapters', 'attention',
                      'total'):

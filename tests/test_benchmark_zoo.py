@@ -22,7 +22,7 @@ def run_zoo(*args) -> subprocess.CompletedProcess:
 
 
 def test_zoo_table_from_the_demo_checkpoints(trained_detection_demo, trained_segmentation_demo, trained_classifier,
-                                            tmp_path):
+                                             tmp_path):
     page = tmp_path / 'model_zoo.md'
     page.write_text('# Zoo\n\n<!-- zoo-table:begin -->\nold\n<!-- zoo-table:end -->\n\nReferences stay.\n')
     _, classifier_checkpoint = trained_classifier
@@ -61,13 +61,14 @@ def test_zoo_loads_checkpoints_strictly_and_checks_the_request_first(trained_seg
     run_dir = tmp_path / 'run:1'  # a colon in the checkpoint path: the entry splits after '.py:'
     run_dir.mkdir()
     (run_dir / 'iter_200.pth').symlink_to(trained_segmentation_demo / 'iter_200.pth')
-    result = run_script('tools/analysis/benchmark_zoo.py', '--models', f'{DETECTION_DEMO}:{run_dir / "iter_200.pth"}', '--out-dir', tmp_path)
+    zoo = 'tools/analysis/benchmark_zoo.py'
+    result = run_script(zoo, '--models', f'{DETECTION_DEMO}:{run_dir / "iter_200.pth"}', '--out-dir', tmp_path)
     assert result.returncode != 0 and 'unexpected key' in result.stderr  # a segmentor's file, a detector config
-    result = run_script('tools/analysis/benchmark_zoo.py', '--models', str(DETECTION_DEMO), f'{SEGMENTATION_DEMO}:missing.pth', '--out-dir', tmp_path)
+    result = run_script(zoo, '--models', str(DETECTION_DEMO), f'{SEGMENTATION_DEMO}:missing.pth', '--out-dir', tmp_path)
     assert result.returncode != 0 and "checkpoint 'missing.pth'" in result.stderr
     assert 'GFLOPs' not in result.stdout  # nothing measured before the whole request was checked
     page = tmp_path / 'page.md'
     page.write_text('# a page without the markers\n')
-    result = run_script('tools/analysis/benchmark_zoo.py', '--models', str(DETECTION_DEMO), '--out-dir', tmp_path, '--update-page', page)
+    result = run_script(zoo, '--models', str(DETECTION_DEMO), '--out-dir', tmp_path, '--update-page', page)
     assert result.returncode != 0 and 'must hold the lines' in result.stderr and 'GFLOPs' not in result.stdout
     assert not (tmp_path / 'model_zoo.json').exists()

@@ -119,8 +119,8 @@ def test_demo_clearly_learns(trained_demo):
 
 def test_our_test_tool_writes_metrics_overlays_and_predictions(trained_demo, tmp_path):
     result = subprocess.run([sys.executable, 'tools/test.py', str(DEMO), str(trained_demo / 'iter_200.pth'),
-                             '--work-dir', str(tmp_path), '--show-dir', 'overlays', '--out', str(tmp_path / 'dets.pkl')],
-                            cwd=REPO, capture_output=True, text=True)
+                             '--work-dir', str(tmp_path), '--show-dir', 'overlays',
+                             '--out', str(tmp_path / 'dets.pkl')], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'bbox_mAP_copypaste' in result.stdout + result.stderr
     metrics = json.loads(next(tmp_path.glob('*/*.json')).read_text())
@@ -144,8 +144,9 @@ def test_missing_annotation_file_names_the_key():
 
 
 def test_mmdet_own_test_tool_evaluates_our_checkpoint(trained_demo, tmp_path):
-    result = subprocess.run([sys.executable, str(MMDET_TOOLS / 'test.py'), str(DEMO), str(trained_demo / 'iter_200.pth'),
-                             '--work-dir', str(tmp_path)], cwd=tmp_path, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(MMDET_TOOLS / 'test.py'), str(DEMO),
+                             str(trained_demo / 'iter_200.pth'), '--work-dir', str(tmp_path)],
+                            cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads(next(tmp_path.glob('*/*.json')).read_text())
     assert metrics['coco/bbox_mAP'] >= 0.3

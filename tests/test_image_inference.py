@@ -107,8 +107,8 @@ def image_demo_error(*args) -> str:
 def test_image_demo_refuses_bad_requests_before_predicting(trained_segmentation_demo, tmp_path):
     checkpoint = trained_segmentation_demo / 'iter_200.pth'
     image = CIFAR_IMAGES[0]
-    assert "not found: ['missing.jpg']" in image_demo_error(DETECTION_DEMO, checkpoint, 'missing.jpg', '--out-dir',
-                                                             tmp_path)
+    assert "not found: ['missing.jpg']" in image_demo_error(DETECTION_DEMO, checkpoint, 'missing.jpg',
+                                                            '--out-dir', tmp_path)
     assert "checkpoint 'x.pth' not found" in image_demo_error(DETECTION_DEMO, 'x.pth', image, '--out-dir', tmp_path)
     assert 'the same file name' in image_demo_error(DETECTION_DEMO, checkpoint, image, image, '--out-dir', tmp_path)
     assert '--topk 0 must be at least 1' in image_demo_error(CLASSIFICATION_DEMO, checkpoint, image, '--out-dir',

@@ -146,6 +146,7 @@ def test_every_layout_holds_the_same_backbone(swin_t):
     for layout in ('microsoft', 'mmseg', 'timm', 'mmpretrain', 'mmdet_model', 'mmseg_model'):
         _, state = select_backbone(extract_state_dict(released_file_content(layout, swin_t)), None)
         converted[layout] = to_mm_backbone(state).state
+
     def weights(state):
         return {k for k in state if not k.endswith(('attn_mask', 'relative_position_index'))
                 and not re.match(r'norm[012]\.', k)}

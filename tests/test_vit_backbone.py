@@ -139,7 +139,8 @@ def test_gradient_of_a_shared_tensor_is_the_sum_over_its_untied_copies(deit, tmp
     ours = ScaleNetVisionTransformer(arch=dict(embed_dims=192, num_layers=3, num_heads=3), patch_bias=True,
                                      norm_cfg=dict(type='LN', eps=1e-6), depth_scale=2, adapter=None,
                                      out_indices=(1, 5))
-    state = {k: v for k, v in torch.load(path)['model'].items() if not k.startswith('blocks.') or int(k.split('.')[1]) < 3}
+    state = {k: v for k, v in torch.load(path)['model'].items()
+             if not k.startswith('blocks.') or int(k.split('.')[1]) < 3}
     torch.save({'model': state}, tmp_path / 'deit3.pth')
     load_pretrained(ours, str(tmp_path / 'deit3.pth'))
     reference = VisionTransformer(**dict(MMSEG_TINY, num_layers=6), out_indices=(1, 5))

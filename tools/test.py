@@ -17,7 +17,7 @@ from mmengine.config import Config
 import scalenet_mm  # noqa: F401
 from scalenet_mm.utils.config_checks import check_before_run
 from scalenet_mm.utils.tool_config import (add_common_arguments, build_runner, close_process_group, load_tool_config,
-                                            parse_tool_args)
+                                           parse_tool_args)
 
 
 def parse_args() -> argparse.Namespace:

@@ -85,8 +85,8 @@ model = dict(
         depth_scale={depth_scale!r},
 {shift_line}        adapter={adapter!r},
         trainable={trainable!r}))
-''' + ('' if adapter is None else f'''# the adapters' optimizer settings stated rather than inherited silently: the original's settings for
-# backbone parameters (if any) with weight decay x{adapter_decay_mult:g}
+''' + ('' if adapter is None else f'''# the adapters' optimizer settings stated rather than inherited silently:
+# the original's settings for backbone parameters (if any) with weight decay x{adapter_decay_mult:g}
 optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={{'.adapters.': {adapter_param_settings(cfg, adapter_decay_mult)!r}}}))
 ''')

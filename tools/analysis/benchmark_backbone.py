@@ -187,7 +187,8 @@ class Benchmark:
         for (model, mode), out in outputs.items():
             reference = ('ours', 'eager') if model in ('ours', 'reference') else (model, 'eager')
             if (model, mode) != reference and reference in outputs:
-                checks.append(f'{model} {mode} vs {reference[0]} eager {relative_difference(out, outputs[reference]):.1e}')
+                difference = relative_difference(out, outputs[reference])
+                checks.append(f'{model} {mode} vs {reference[0]} eager {difference:.1e}')
         if checks:
             print('output differences (max |diff| / max |reference|): ' + ', '.join(checks))
         del x, outputs

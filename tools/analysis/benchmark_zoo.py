@@ -132,7 +132,7 @@ def benchmark(config: str, checkpoint: Optional[str], out_dir: str, throughput_b
         return dict(row, status='not trained yet', metrics={}, images_per_s=None)
     name = osp.splitext(osp.basename(config))[0]
     return dict(row, status='evaluated', **evaluate(cfg, checkpoint, osp.join(out_dir, 'runs', name),
-                                                   throughput_batches, device))
+                                                    throughput_batches, device))
 
 
 def metric_text(row: dict[str, Any]) -> str:

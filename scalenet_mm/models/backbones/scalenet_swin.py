@@ -37,6 +37,7 @@ from ..scaling.trainable import apply_trainable_policy, check_trainable
 from .pretrained_init import PretrainedInit, init_linears_and_norms
 from .swin_arguments import check_layer_configs, check_strides, resolve_arch, resolve_init_cfg, to_2tuple
 
+
 class ScaleNetStage(SharedPositions):
     """One Swin stage: shared positions (see :class:`SharedPositions`) with window modes, and the downsample.
 
@@ -338,4 +339,3 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
     def extra_repr(self) -> str:
         return (f'source_depths={self.source_depths}, scaled_depths={self.scaled_depths}, '
                 f'unshare={self.unshare}, adapter={self.adapter_cfg}, trainable={self.trainable!r}')
-

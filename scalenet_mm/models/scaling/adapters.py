@@ -1,6 +1,7 @@
 """Per-position adapters that let positions sharing a block compute different functions.
 
-For a target linear ``W`` of the block (Swin or ViT: ``qkv``, ``proj``, ``fc1``, ``fc2``) a position runs, the position's adapter adds a low-rank branch:
+For a target linear ``W`` of the block (Swin or ViT: ``qkv``, ``proj``, ``fc1``, ``fc2``) a position runs, the
+position's adapter adds a low-rank branch:
 
 - ``'parallel'``: ``y = W x + scale * up(GELU(down(x)))`` (the ScaleNet default);
 - ``'lora'``:     ``y = W x + scale * up(down(x))`` (linear, so it merges into ``W`` for export).
