@@ -7,11 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import perturb_
-from mmdet.models.backbones import SwinTransformer as MMDetSwin
 from mmseg.models.backbones import VisionTransformer
 
 from scalenet_mm import ScaleNetSwinTransformer, ScaleNetVisionTransformer
 from scalenet_mm.models.layers.attention_kernel import attention, uses_matmul_softmax
+from scalenet_mm.utils.benchmark_models import build_reference
 from released_vit_layouts import released_vit_file, random_timm_deit
 
 # (batch * windows, heads, N, head_dims) of Swin-T's first stage at 512x512 (one image: 19 x 19 windows)
@@ -57,11 +57,9 @@ def test_swin_t_under_cpu_bf16_autocast_equals_mmdet_at_512_in_outputs_and_gradi
     """mmdet runs q k^T in bf16, adds its fp32 bias and mask and takes an fp32 softmax; so do we, bit for bit
     (the -100 of the shift mask leaves the same softmax whether added to the bias first or after)."""
     torch.manual_seed(0)
-    reference = perturb_(MMDetSwin(drop_path_rate=0.0), std=0.02)
-    ours = ScaleNetSwinTransformer(arch='tiny', adapter=None, drop_path_rate=0.0)
-    state = dict(reference.state_dict())
-    state.update({k: v for k, v in ours.state_dict().items() if k.endswith('layer_map')})
-    ours.load_state_dict(state, strict=True)
+    ours = perturb_(ScaleNetSwinTransformer(arch='tiny', adapter=None, drop_path_rate=0.0), std=0.02)
+    reference = build_reference(ours, 'tiny')  # mmdet's SwinTransformer holding ours' weights, loaded strictly
+    assert type(reference).__module__ == 'mmdet.models.backbones.swin'
     x = torch.randn(1, 3, 512, 512)
     grads = []
     for model in (reference, ours):
