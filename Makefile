@@ -10,8 +10,9 @@ setup:
 demo: setup
 	$(PYTHON) tools/demo.py
 
+# pytest-xdist workers (one per core, at most 4), one OpenMP thread each: two threads per core run far slower
 test: setup
-	$(PYTHON) -m pytest
+	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -n auto --maxprocesses 4 --dist loadgroup
 
 # for contributors: flake8 (installed on first use) with setup.cfg's settings
 lint:

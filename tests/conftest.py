@@ -13,6 +13,19 @@ from scalenet_mm.models.backbones.scalenet_swin import ScaleNetSwinTransformer
 SMALL_ARCH = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4))
 
 
+DEMO_TRAININGS = {'trained_detection_demo', 'trained_segmentation_demo'}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test``): every test that uses the demo trainings
+    runs on one worker, so they train once; every other test runs with the rest of its file, so a module's
+    fixtures are built once."""
+    for item in items:
+        group = 'demo_trainings' if DEMO_TRAININGS & set(item.fixturenames) else item.nodeid.split('::')[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)

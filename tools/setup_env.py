@@ -14,7 +14,8 @@ What it does, skipping every step that is already satisfied (a second run takes 
    core count, CUDA ops when torch sees a GPU and a CUDA toolkit exists, CPU ops otherwise. The built
    wheel is cached in ``$SCALENET_MM_CACHE`` (default ``~/.cache/scalenet_mm``) per torch version,
    CUDA version and Python tag, and reused.
-4. mmengine 0.10.7, mmdet 3.3.0, mmsegmentation 1.2.2, timm, pycocotools, ftfy, regex, matplotlib, pytest.
+4. mmengine 0.10.7, mmdet 3.3.0, mmsegmentation 1.2.2, timm, pycocotools, ftfy, regex, matplotlib, pytest,
+   pytest-xdist.
 5. This package, editable (``pip install -e . --no-deps``).
 6. Verification: ``mmcv.ops.nms`` and ``mmcv.ops.roi_align`` agree with torchvision on small tensors
    (on the GPU too when the CUDA ops were built), ``mmdet.models`` and ``mmseg.models`` import, and
@@ -56,6 +57,7 @@ info = {name: version(dist) for name, dist in [
     ('torch', 'torch'), ('torchvision', 'torchvision'), ('mmengine', 'mmengine'), ('mmcv', 'mmcv'),
     ('mmdet', 'mmdet'), ('mmseg', 'mmsegmentation'), ('timm', 'timm'), ('pycocotools', 'pycocotools'),
     ('ftfy', 'ftfy'), ('regex', 'regex'), ('matplotlib', 'matplotlib'), ('pytest', 'pytest'),
+    ('pytest-xdist', 'pytest-xdist'),
     ('setuptools', 'setuptools'), ('wheel', 'wheel'), ('ninja', 'ninja'), ('scalenet_mm', 'scalenet_mm')]}
 info['mmcv_ext'] = False
 info['cuda_available'] = False
