@@ -1,5 +1,6 @@
 """Inference on a user's own images: mmdet's inference API and DetInferencer on our detection config, our
-classifier inferencer (top-k names and scores, no labels), and tools/image_demo.py for the three tasks."""
+classifier inferencer (top-k names and scores, no labels), mmdet's and mmseg's inferencers made strict, and
+tools/image_demo.py for the three tasks."""
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ from PIL import Image
 
 from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEMO, run_script
 
-from scalenet_mm.apis import ImageClassificationInferencer
+from scalenet_mm.apis import ImageClassificationInferencer, strict_inferencer
 
 COCO_IMAGES = sorted((REPO / 'demo' / 'data' / 'coco_mini' / 'images').glob('*.jpg'))[:2]
 ADE_IMAGES = sorted((REPO / 'demo/data/ade20k_mini/ADEChallengeData2016/images/validation').glob('*.jpg'))
@@ -36,6 +37,25 @@ def test_mmdet_inference_api_and_inferencer_agree_on_our_config(trained_detectio
         str(COCO_IMAGES[0]), return_datasamples=True)['predictions'][0]
     torch.testing.assert_close(predictions.pred_instances.bboxes, sample.pred_instances.bboxes)
     assert model.dataset_meta['classes'][0] == 'person'  # from the checkpoint's dataset meta
+
+
+def test_strict_inferencers_predict_as_mmdets_and_mmsegs_and_refuse_another_models_file(
+        trained_detection_demo, trained_segmentation_demo):
+    from mmdet.apis import DetInferencer
+    from mmseg.apis import MMSegInferencer
+    detection, segmentation = trained_detection_demo / 'iter_200.pth', trained_segmentation_demo / 'iter_200.pth'
+    for inferencer_class, config, checkpoint, image, other in [
+            (DetInferencer, DETECTION_DEMO, detection, COCO_IMAGES[0], segmentation),
+            (MMSegInferencer, SEGMENTATION_DEMO, segmentation, ADE_IMAGES[0], detection)]:
+        stock = inferencer_class(model=str(config), weights=str(checkpoint), device='cpu')
+        strict = strict_inferencer(inferencer_class)(model=str(config), weights=str(checkpoint), device='cpu')
+        assert type(strict).__name__ == f'Strict{inferencer_class.__name__}'
+        assert strict.model.dataset_meta == stock.model.dataset_meta  # classes and palette from the checkpoint
+        for (key, value), (strict_key, strict_value) in zip(stock.model.state_dict().items(),
+                                                            strict.model.state_dict().items()):
+            assert key == strict_key and torch.equal(value, strict_value), key
+        with pytest.raises(RuntimeError, match='unexpected key in source state_dict'):
+            strict_inferencer(inferencer_class)(model=str(config), weights=str(other), device='cpu')
 
 
 def test_image_demo_detection_writes_overlays(trained_detection_demo, tmp_path):

@@ -22,6 +22,7 @@ from PIL import Image
 
 import scalenet_mm
 from scalenet_mm import ScaleNetSwinTransformer
+from scalenet_mm.apis import strict_inferencer
 from scalenet_mm.checkpoint import export_plain
 from scalenet_mm.utils.param_count import count_parameters, format_parameter_table
 from scalenet_mm.utils.training_curves import plot_curves, read_scalars
@@ -89,10 +90,12 @@ def pictures(det_run: str, seg_run: str, out: str) -> list[str]:
     from mmdet.apis import DetInferencer
     from mmseg.apis import MMSegInferencer
     Path(out).mkdir(parents=True, exist_ok=True)
-    detection = DetInferencer(model=str(DET_DEMO_CONFIG), weights=f'{det_run}/iter_200.pth', device='cpu')(
-        str(DET_IMAGE), pred_score_thr=0.5, return_vis=True, no_save_vis=True)['visualization'][0]
-    segmentation = MMSegInferencer(model=str(SEG_DEMO_CONFIG), weights=f'{seg_run}/iter_200.pth', device='cpu')(
-        str(SEG_IMAGE), return_vis=True)['visualization']
+    detector = strict_inferencer(DetInferencer)(model=str(DET_DEMO_CONFIG), weights=f'{det_run}/iter_200.pth',
+                                                device='cpu')
+    segmentor = strict_inferencer(MMSegInferencer)(model=str(SEG_DEMO_CONFIG), weights=f'{seg_run}/iter_200.pth',
+                                                   device='cpu')
+    detection = detector(str(DET_IMAGE), pred_score_thr=0.5, return_vis=True, no_save_vis=True)['visualization'][0]
+    segmentation = segmentor(str(SEG_IMAGE), return_vis=True)['visualization']
     paths = [f'{out}/detection.png', f'{out}/segmentation.png', f'{out}/curves.png']
     for overlay, path in zip((detection, segmentation), paths):
         Image.fromarray(overlay).save(path)  # RGB arrays drawn by mmdet's / mmseg's visualizers

@@ -7,20 +7,21 @@
 The task comes from the config: a detector runs through mmdet's ``DetInferencer`` (boxes and masks above
 ``--score-thr`` drawn), a segmentor through mmseg's ``MMSegInferencer`` (the label map blended over the
 image), our classifier through ``scalenet_mm.apis.ImageClassificationInferencer`` (the ``--topk`` classes
-printed and written on the image). Overlays go to ``DIR/vis/``; one line per image is printed.
+printed and written on the image). Each loads the checkpoint strictly: a file of another model is refused
+(mmdet's and mmseg's inferencers alone would warn and predict with random weights). Overlays go to
+``DIR/vis/``; one line per image is printed.
 """
 import argparse
 import os
 import os.path as osp
 
 import numpy as np
-from mmengine.config import Config, DictAction
-from mmengine.runner.checkpoint import load_checkpoint
+from mmengine.config import DictAction
 from PIL import Image, ImageDraw
 
 import scalenet_mm  # noqa: F401  (registers our modules; safe loading of mmengine checkpoints)
-from scalenet_mm.apis import Classification, ImageClassificationInferencer
-from scalenet_mm.utils.backbone_config import build_model, load_config
+from scalenet_mm.apis import Classification, ImageClassificationInferencer, strict_inferencer
+from scalenet_mm.utils.backbone_config import load_config
 from scalenet_mm.utils.config_task import task_of
 from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
 
@@ -31,9 +32,10 @@ def vis_path(out_dir: str, image: str, suffix: str) -> str:
 
 
 def detect(args: argparse.Namespace) -> None:
-    """mmdet's ``DetInferencer``: instances above the score threshold, overlays with boxes and masks."""
+    """mmdet's ``DetInferencer`` (loading strictly): instances above the score threshold, overlays with boxes
+    and masks."""
     from mmdet.apis import DetInferencer
-    inferencer = DetInferencer(model=args.config, weights=args.checkpoint, device=args.device)
+    inferencer = strict_inferencer(DetInferencer)(model=args.config, weights=args.checkpoint, device=args.device)
     classes = inferencer.model.dataset_meta['classes']
     samples = inferencer(args.images, out_dir=args.out_dir, pred_score_thr=args.score_thr,
                          return_datasamples=True)['predictions']
@@ -46,9 +48,9 @@ def detect(args: argparse.Namespace) -> None:
 
 
 def segment(args: argparse.Namespace) -> None:
-    """mmseg's ``MMSegInferencer``: the label map blended over each image."""
+    """mmseg's ``MMSegInferencer`` (loading strictly): the label map blended over each image."""
     from mmseg.apis import MMSegInferencer
-    inferencer = MMSegInferencer(model=args.config, weights=args.checkpoint, device=args.device)
+    inferencer = strict_inferencer(MMSegInferencer)(model=args.config, weights=args.checkpoint, device=args.device)
     classes = inferencer.model.dataset_meta['classes']
     samples = inferencer(args.images, out_dir=args.out_dir, return_datasamples=True)  # the samples themselves:
     for image, sample in zip(args.images, samples if isinstance(samples, list) else [samples]):  # one or a list
@@ -101,12 +103,6 @@ def check_request(args: argparse.Namespace) -> None:
         raise ValueError(f'--score-thr {args.score_thr} must be between 0 and 1')
 
 
-def check_checkpoint_fits(cfg: Config, checkpoint: str) -> None:
-    """Load ``checkpoint`` strictly into the config's model (mmdet's and mmseg's inferencers load
-    non-strictly, warning only): every key and shape must match."""
-    load_checkpoint(build_model(cfg), checkpoint, map_location='cpu', strict=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='detector, segmentor or classifier config')
@@ -123,8 +119,6 @@ def main() -> None:
     check_request(args)
     cfg = load_config(args.config, args.cfg_options)
     task = task_of(cfg)
-    if task != 'classification':  # ours loads strictly itself
-        check_checkpoint_fits(cfg, args.checkpoint)
     args.config = cfg  # the inferencers take a Config as well as a path
     {'detection': detect, 'segmentation': segment, 'classification': classify}[task](args)
 
