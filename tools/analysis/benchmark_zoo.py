@@ -56,11 +56,11 @@ def parse_entry(entry: str) -> tuple[str, Optional[str]]:
     return config, checkpoint
 
 
-def check_request(entries: list[tuple[str, Optional[str]]], page: Optional[str], device: str) -> None:
+def check_request(entries: list[tuple[str, Optional[str]]], page: Optional[str], device: str) -> list[Config]:
     """Everything that could stop the run later, checked before any work: each config's task and input
-    size, the page's markers, the device."""
-    for config, _ in entries:
-        cfg = load_config(config)
+    size, the page's markers, the device. Returns the loaded configs, in the order of ``entries``."""
+    configs = [load_config(config) for config, _ in entries]
+    for cfg in configs:
         task_input_hw(cfg)  # also checks the task
     if page is not None:
         with open(page) as handle:
@@ -69,6 +69,7 @@ def check_request(entries: list[tuple[str, Optional[str]]], page: Optional[str],
             raise ValueError(f'--update-page {page} must hold the lines {BEGIN} and {END} once each')
     if torch.device(device).type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(f'--device {device}: torch sees no GPU; use --device cpu')
+    return configs
 
 
 def model_cost(cfg: Config, model: torch.nn.Module, flops_cache: dict[str, float]) -> dict[str, Any]:
@@ -122,10 +123,9 @@ def evaluate(cfg: Config, checkpoint: str, work_dir: str, throughput_batches: in
                 images_per_s=images / seconds if seconds else None, throughput_images=images)
 
 
-def benchmark(config: str, checkpoint: Optional[str], out_dir: str, throughput_batches: int, device: str,
-              flops_cache: dict[str, float]) -> dict[str, Any]:
-    """One row of the zoo."""
-    cfg = load_config(config)
+def benchmark(config: str, cfg: Config, checkpoint: Optional[str], out_dir: str, throughput_batches: int,
+              device: str, flops_cache: dict[str, float]) -> dict[str, Any]:
+    """One row of the zoo: the file ``config``, loaded as ``cfg``."""
     row = dict(config=config, checkpoint=checkpoint, task=task_of(cfg),
                **model_cost(cfg, build_model(cfg), flops_cache))
     if checkpoint is None:
@@ -183,15 +183,16 @@ def main() -> None:
     args = parser.parse_args()
     apply_trust_argument(args)
     entries = [parse_entry(entry) for entry in args.models]
-    check_request(entries, args.update_page, args.device)
+    configs = check_request(entries, args.update_page, args.device)
     os.makedirs(args.out_dir, exist_ok=True)
     device = torch.device(args.device)
     machine = f'{platform.machine()}, {os.cpu_count()} CPU threads' if device.type == 'cpu' else \
         torch.cuda.get_device_name(device)
     flops_cache: dict[str, float] = {}
     rows = []
-    for config, checkpoint in entries:
-        rows.append(benchmark(config, checkpoint, args.out_dir, 2 if args.quick else 10, args.device, flops_cache))
+    for (config, checkpoint), cfg in zip(entries, configs):
+        rows.append(benchmark(config, cfg, checkpoint, args.out_dir, 2 if args.quick else 10, args.device,
+                              flops_cache))
         print(f'{config}: {metric_text(rows[-1])}, {rows[-1]["gflops"]:.2f} GFLOPs, '
               f'{rows[-1]["params_unique_m"]:.2f} M unique parameters', flush=True)
     table = markdown_table(rows, machine)
