@@ -14,7 +14,9 @@ demo: setup
 test: setup
 	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -n auto --maxprocesses 4 --dist loadgroup
 
-# for contributors: flake8 (installed on first use) with setup.cfg's settings
+# for contributors: flake8 and isort (installed on first use) with setup.cfg's settings
 lint:
 	$(PYTHON) -m flake8 --version >/dev/null 2>&1 || $(PYTHON) -m pip install flake8
+	$(PYTHON) -m isort --version >/dev/null 2>&1 || $(PYTHON) -m pip install isort
 	$(PYTHON) -m flake8
+	$(PYTHON) -m isort --check-only --diff scalenet_mm tools tests configs

@@ -1,8 +1,8 @@
 """tools/analysis: FLOPs against mmdet's Swin, curves from mmengine logs, config-vs-baseline benchmark, memory
 soak and the fidelity experiment, on tiny configs."""
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import build, run_script
-
 from scalenet_mm.utils.flops import count_flops
+
+from conftest import build, run_script
 
 REPO = Path(__file__).resolve().parents[1]
 CLS_DEMO = REPO / 'configs/demo/scalenet-swin-mini-d2x_cifar10-mini.py'

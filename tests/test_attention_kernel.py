@@ -6,13 +6,14 @@ same operations) and what fp32 attention computes up to the precision, in values
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import perturb_
 from mmseg.models.backbones import VisionTransformer
 
 from scalenet_mm import ScaleNetSwinTransformer, ScaleNetVisionTransformer
 from scalenet_mm.models.layers.attention_kernel import attention, uses_matmul_softmax
 from scalenet_mm.utils.benchmark_models import build_reference
-from released_vit_layouts import released_vit_file, random_timm_deit
+
+from conftest import perturb_
+from released_vit_layouts import random_timm_deit, released_vit_file
 
 # (batch * windows, heads, N, head_dims) of Swin-T's first stage at 512x512 (one image: 19 x 19 windows)
 Q_SHAPE = (361, 3, 49, 32)

@@ -1,8 +1,9 @@
 """Bad requests fail at build time with a message naming the argument and what is allowed."""
 import pytest
-from conftest import SMALL_ARCH
 
 from scalenet_mm import ScaleNetSwinTransformer
+
+from conftest import SMALL_ARCH
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -99,6 +100,7 @@ def test_mmdet_style_arguments_mean_what_they_mean_in_mmdet():
 
 def test_deprecated_pretrained_path_loads_like_init_cfg(tmp_path):
     import torch
+
     from conftest import perturb_
     source = perturb_(ScaleNetSwinTransformer(arch=SMALL_ARCH, window_size=4, adapter=None))
     path = str(tmp_path / 'swin.pth')

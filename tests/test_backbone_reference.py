@@ -3,10 +3,11 @@ import io
 
 import pytest
 import torch
-from conftest import SMALL_ARCH, build, perturb_, untied_copy
 
 from scalenet_mm import ScaleNetSwinTransformer
 from scalenet_mm.models.layers.window_attention import window_geometry
+
+from conftest import SMALL_ARCH, build, perturb_, untied_copy
 
 mmdet_swin = pytest.importorskip('mmdet.models.backbones.swin')
 mmseg_swin = pytest.importorskip('mmseg.models.backbones.swin')

@@ -1,10 +1,11 @@
 """Training behaviour: trainable policies, frozen stages, mmengine's optimizer constructor, checkpointing."""
 import pytest
 import torch
-from conftest import SMALL_ARCH, build, perturb_
 from mmengine.optim import build_optim_wrapper
 
 from scalenet_mm.models.scaling.adapters import LowRankAdapter
+
+from conftest import SMALL_ARCH, build, perturb_
 
 # the paramwise_cfg of mmdet's Swin Mask R-CNN configs
 SWIN_PARAMWISE_CFG = dict(custom_keys={'absolute_pos_embed': dict(decay_mult=0.),

@@ -4,11 +4,11 @@ import json
 import subprocess
 import sys
 
-from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEMO, run_script
-
 from scalenet_mm.utils.backbone_config import build_model, load_config
 from scalenet_mm.utils.flops import count_flops
 from scalenet_mm.utils.param_count import count_parameters
+
+from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEMO, run_script
 
 
 def last_evaluation(work_dir, key: str) -> float:

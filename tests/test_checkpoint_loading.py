@@ -3,12 +3,13 @@ import re
 
 import pytest
 import torch
-from conftest import SMALL_ARCH, build, perturb_
 from mmengine.config import ConfigDict
-from released_layouts import LAYOUTS, random_timm_swin, write_released_file
 
 from scalenet_mm.checkpoint import detect_format, load_pretrained
 from scalenet_mm.models.scaling.adapters import LowRankAdapter
+
+from conftest import SMALL_ARCH, build, perturb_
+from released_layouts import LAYOUTS, random_timm_swin, write_released_file
 
 mmdet_swin = pytest.importorskip('mmdet.models.backbones.swin')
 

@@ -5,6 +5,7 @@ on CPU (inductor was checked once by hand: outputs within 2e-6 of eager)."""
 import warnings
 
 import torch
+
 from conftest import SMALL_ARCH, build, perturb_
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from mmengine.config import Config
-from released_layouts import random_timm_swin, write_released_file
 
 from scalenet_mm.checkpoint import load_pretrained
 from scalenet_mm.registry import MODELS
+
+from released_layouts import random_timm_swin, write_released_file
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'scalenet'
 # address pattern -> (layout, format our loader detects); group 1 is the arch

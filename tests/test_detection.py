@@ -11,9 +11,9 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from conftest import one_iteration_cfg, run_two_iterations_with
-
 from scalenet_mm.utils.config_checks import check_data_paths
+
+from conftest import one_iteration_cfg, run_two_iterations_with
 
 mmdet = pytest.importorskip('mmdet')
 from mmdet.registry import MODELS  # noqa: E402

@@ -12,11 +12,11 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from conftest import build, perturb_, untied_copy
-
 from scalenet_mm.checkpoint.load import read_checkpoint
 from scalenet_mm.engine.rank_consistency_hook import weights_digest
 from scalenet_mm.utils.tool_config import close_process_group
+
+from conftest import build, perturb_, untied_copy
 
 REPO = Path(__file__).resolve().parents[1]
 # the demos' custom_hooks lists become [RankConsistencyHook] (Mask R-CNN: [RNGStateHook]) and

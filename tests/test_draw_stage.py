@@ -6,9 +6,9 @@ import sys
 import pytest
 from PIL import Image
 
-from conftest import DETECTION_DEMO, REPO
-
 from scalenet_mm.utils.backbone_config import build_backbone, load_config
+
+from conftest import DETECTION_DEMO, REPO
 
 DEIT_UPERNET = REPO / 'configs' / 'deit' / 'upernet_scalenet-deit-s-d2x-in1k-pre_8xb2-80k_ade20k-512x512.py'
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SMALL_ARCH, build, perturb_
-
 from mmengine.config import ConfigDict
 
 from scalenet_mm.checkpoint import export_plain
+
+from conftest import SMALL_ARCH, build, perturb_
 
 mmdet_swin = pytest.importorskip('mmdet.models.backbones.swin')
 mmseg_swin = pytest.importorskip('mmseg.models.backbones.swin')

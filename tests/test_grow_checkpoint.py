@@ -12,11 +12,11 @@ from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.runner import Runner
 
-from conftest import DETECTION_DEMO, REPO
-
 import scalenet_mm  # noqa: F401
 from scalenet_mm.checkpoint.grow import grow_model
 from scalenet_mm.utils.backbone_config import build_model, load_config
+
+from conftest import DETECTION_DEMO, REPO
 
 pytest.importorskip('mmdet')
 pytest.importorskip('mmseg')

@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEMO, run_script
-
 from scalenet_mm.apis import ImageClassificationInferencer, strict_inferencer
+
+from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEMO, run_script
 
 COCO_IMAGES = sorted((REPO / 'demo' / 'data' / 'coco_mini' / 'images').glob('*.jpg'))[:2]
 ADE_IMAGES = sorted((REPO / 'demo/data/ade20k_mini/ADEChallengeData2016/images/validation').glob('*.jpg'))

@@ -15,11 +15,12 @@ import re
 
 import pytest
 import torch
-from shipped_configs import shipped_swin_configs
 
 from scalenet_mm.checkpoint import load_pretrained
 from scalenet_mm.models.backbones.scalenet_swin import ScaleNetSwinTransformer
 from scalenet_mm.utils.backbone_config import build_model
+
+from shipped_configs import shipped_swin_configs
 
 SHIPPED = shipped_swin_configs()
 

@@ -1,7 +1,7 @@
 """count_parameters: multiplicity, unique and trainable counts against an untied model."""
-from conftest import SMALL_ARCH, build
-
 from scalenet_mm.utils.param_count import count_parameters, format_parameter_table
+
+from conftest import SMALL_ARCH, build
 
 
 def test_counts_against_untied_model():

@@ -11,11 +11,12 @@ import re
 import pytest
 import torch
 from mmengine.config import ConfigDict
-from released_layouts import microsoft_state, random_timm_swin, released_file_content, write_released_file
 
 from scalenet_mm.checkpoint import load_pretrained
 from scalenet_mm.models.backbones.scalenet_swin import ScaleNetSwinTransformer
 from scalenet_mm.registry import MODELS
+
+from released_layouts import microsoft_state, random_timm_swin, released_file_content, write_released_file
 
 timm = pytest.importorskip('timm')
 mmdet_swin = pytest.importorskip('mmdet.models.backbones.swin')

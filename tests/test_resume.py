@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import train_with_our_tool
 
 from scalenet_mm.checkpoint.load import read_checkpoint
+
+from conftest import train_with_our_tool
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / 'configs/demo/scalenet-swin-mini-d2x_cifar10-mini.py'
@@ -68,9 +69,10 @@ def test_resumed_run_logs_the_same_losses_and_lr(runs):
 
 
 def test_resumed_checkpoint_keeps_ties_and_holds_each_parameter_once(runs):
-    from scalenet_mm.registry import MODELS
     from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
+
+    from scalenet_mm.registry import MODELS
     checkpoint = read_checkpoint(str(runs[1] / 'epoch_2.pth'))
     state = checkpoint['state_dict']
     # the 2x model stores only the source blocks (2 per stage), once each, in distinct storages

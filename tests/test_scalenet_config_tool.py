@@ -8,11 +8,12 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
-from shipped_configs import shipped_swin_configs
 
 from scalenet_mm.models.backbones.scalenet_swin import ScaleNetSwinTransformer
 from scalenet_mm.utils.backbone_config import build_model
 from scalenet_mm.utils.scalenet_config import scalenet_config_name, scalenet_config_text
+
+from shipped_configs import shipped_swin_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 READABLE = [path for _, path, cfg in shipped_swin_configs() if not isinstance(cfg, str)]

@@ -7,21 +7,21 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
-
-from conftest import one_iteration_cfg, run_two_iterations_with
+from PIL import Image
 
 import scalenet_mm
 from scalenet_mm.utils.config_checks import check_data_paths
 
+from conftest import one_iteration_cfg, run_two_iterations_with
+
 mmseg = pytest.importorskip('mmseg')
+from mmengine.structures import PixelData  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
-from mmengine.structures import PixelData  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MMSEG_CONFIGS = Path(mmseg.__file__).parent / '.mim' / 'configs'

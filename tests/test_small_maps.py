@@ -7,11 +7,12 @@ table, so timm's small tables are written into the centre of ours before compari
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import build
-from released_layouts import random_timm_swin, write_released_file
 
 from scalenet_mm.checkpoint import load_pretrained
 from scalenet_mm.models.layers.window_attention import window_geometry
+
+from conftest import build
+from released_layouts import random_timm_swin, write_released_file
 
 timm = pytest.importorskip('timm')
 

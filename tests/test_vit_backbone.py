@@ -13,6 +13,7 @@ from scalenet_mm.checkpoint import export_plain, load_pretrained
 from scalenet_mm.models.classifiers import ImageClassifier
 from scalenet_mm.models.scaling.adapters import LowRankAdapter
 from scalenet_mm.utils.param_count import count_parameters
+
 from released_vit_layouts import VIT_LAYOUTS, random_timm_deit, released_vit_file
 
 DEIT_TINY = dict(arch='deit-tiny', patch_bias=True, norm_cfg=dict(type='LN', eps=1e-6))

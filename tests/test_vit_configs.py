@@ -11,6 +11,7 @@ from mmengine.registry import DefaultScope
 import scalenet_mm  # noqa: F401
 from scalenet_mm.checkpoint import load_pretrained
 from scalenet_mm.utils.backbone_config import build_model
+
 from test_segmentation import MMSEG_CONFIGS, without_label_checks
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,9 +41,9 @@ def test_upernet_recipe_equals_mmseg_deit_s_recipe_except_the_backbone():
 
 @pytest.mark.parametrize('config', SEGMENTORS, ids=[p.stem.split('_')[1] for p in SEGMENTORS])
 def test_upernet_configs_build_and_compute_a_loss(config):
+    from mmengine.structures import PixelData
     from mmseg.registry import MODELS
     from mmseg.structures import SegDataSample
-    from mmengine.structures import PixelData
     cfg = Config.fromfile(str(config))
     cfg.model.data_preprocessor.size = (64, 64)
     cfg.model.backbone.init_cfg = None

@@ -13,7 +13,6 @@ import os.path as osp
 from typing import Any
 
 import torch
-
 from mmengine.config import Config
 from mmengine.logging import print_log
 
