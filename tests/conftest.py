@@ -1,13 +1,18 @@
 """Shared helpers for the tests: small architectures and an independent untied copy of a model."""
+import os
+import random
 import re
 import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import torch
 
 import scalenet_mm  # noqa: F401  (registers modules, safe-loading allow-list)
 from scalenet_mm.models.backbones.scalenet_swin import ScaleNetSwinTransformer
+
+import process_state
 
 # a small Swin for fast tests: 4 stages of depth 2, width 16 -> 128
 SMALL_ARCH = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4))
@@ -16,11 +21,31 @@ SMALL_ARCH = dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4))
 DEMO_TRAININGS = {'trained_detection_demo', 'trained_segmentation_demo'}
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption('--file-order', default='collected', metavar='ORDER',
+                     help="order of the test files: 'collected' (default), 'reversed' or 'shuffled:SEED'; the tests "
+                          'of a file keep their order (docs/testing.md: order independence)')
+
+
+def file_order(items: list[pytest.Item], order: str) -> list[pytest.Item]:
+    """``items`` with their files in ``order`` (see ``--file-order``), each file's tests in collection order."""
+    files = list(dict.fromkeys(item.nodeid.split('::')[0] for item in items))
+    if order == 'reversed':
+        files.reverse()
+    elif order.startswith('shuffled:') and order[len('shuffled:'):].isdigit():
+        random.Random(int(order[len('shuffled:'):])).shuffle(files)
+    elif order != 'collected':
+        raise pytest.UsageError(f"--file-order={order!r}: use 'collected', 'reversed' or 'shuffled:SEED' (an integer)")
+    rank = {name: index for index, name in enumerate(files)}
+    return sorted(items, key=lambda item: rank[item.nodeid.split('::')[0]])
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test``): every test that uses the demo trainings
-    runs on one worker, so they train once; every other test runs with the rest of its file, so a module's
-    fixtures are built once."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files in ``--file-order``, and groups for pytest-xdist's ``--dist loadgroup`` (``make test``): every test
+    that uses the demo trainings runs on one worker, so they train once; every other test runs with the rest of
+    its file, so a module's fixtures are built once."""
+    items[:] = file_order(items, config.getoption('--file-order'))
     for item in items:
         group = 'demo_trainings' if DEMO_TRAININGS & set(item.fixturenames) else item.nodeid.split('::')[0]
         item.add_marker(pytest.mark.xdist_group(group))
@@ -29,6 +54,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)
+
+
+_STATE_AFTER_LAST_TEST: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def _restores_process_state(request) -> Iterator[None]:
+    """Fail a test that leaves process-wide state changed (torch flags, autocast, environment, a monkeypatched
+    torch function...): it would change the numbers of the next test on the same worker. A change between two
+    tests (a module or session fixture set up or torn down) fails the later test, naming its fixtures."""
+    before = process_state.snapshot()
+    between = process_state.changes(_STATE_AFTER_LAST_TEST, before) if _STATE_AFTER_LAST_TEST else []
+    if between:
+        _STATE_AFTER_LAST_TEST.clear()
+        pytest.fail(f'process-wide state changed before this test, in the setup or teardown of one of its fixtures '
+                    f'{request.fixturenames} or a previous module\'s:\n  ' + '\n  '.join(between), pytrace=False)
+    yield
+    after = process_state.snapshot()
+    _STATE_AFTER_LAST_TEST.clear()
+    _STATE_AFTER_LAST_TEST.update(after)
+    changed = process_state.changes(before, after)
+    if changed:
+        pytest.fail('the test changed process-wide state and did not restore it:\n  ' + '\n  '.join(changed),
+                    pytrace=False)
 
 
 def perturb_(model: torch.nn.Module, std: float = 0.05) -> torch.nn.Module:
@@ -126,7 +175,8 @@ def run_script(script: str, *args) -> subprocess.CompletedProcess:
     assert path.is_file(), f'{script} does not exist'
     argv = [str(path), *map(str, args)]
     out, err, code = io.StringIO(), io.StringIO(), 0
-    with contextlib.chdir(REPO), mock.patch.object(sys, 'argv', argv), \
+    # the environment too: a tool sets LOCAL_RANK, and --trust-checkpoints TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD
+    with contextlib.chdir(REPO), mock.patch.object(sys, 'argv', argv), mock.patch.dict(os.environ), \
             mock.patch.object(sys, 'path', [str(path.parent), *sys.path]), \
             contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:

@@ -5,6 +5,7 @@ import runpy
 import shutil
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -19,7 +20,8 @@ DET_DEMO = REPO / 'configs/demo/mask-rcnn_scalenet-swin-mini-d2x_fpn_coco-mini.p
 def run_train_tool(monkeypatch, *args: str) -> None:
     monkeypatch.chdir(REPO)
     monkeypatch.setattr(sys, 'argv', ['tools/train.py', *args])
-    runpy.run_path('tools/train.py', run_name='__main__')
+    with mock.patch.dict(os.environ):  # the tool exports LOCAL_RANK for its process
+        runpy.run_path('tools/train.py', run_name='__main__')
 
 
 @pytest.fixture

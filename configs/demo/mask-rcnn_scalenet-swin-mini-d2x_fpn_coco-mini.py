@@ -96,6 +96,6 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=num_iters))
+    checkpoint=dict(type='scalenet_mm.CrashSafeCheckpointHook', by_epoch=False, interval=num_iters))
 log_processor = dict(type='LogProcessor', window_size=25, by_epoch=False)
 randomness = dict(seed=0)

@@ -81,9 +81,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=num_iters),
+    checkpoint=dict(type='scalenet_mm.CrashSafeCheckpointHook', by_epoch=False, interval=num_iters),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    visualization=dict(type='SegVisualizationHook'),
+    data_check=dict(type='scalenet_mm.DataFilesCheckHook'))
 custom_hooks = [dict(type='scalenet_mm.RNGStateHook'), dict(type='scalenet_mm.EvaluateBeforeTrainHook')]
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='gloo'))
