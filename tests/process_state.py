@@ -18,7 +18,11 @@ import types
 from typing import Any
 
 import torch
-import torch._dynamo  # noqa: F401  (its import wraps torch.manual_seed and others, once: before any snapshot)
+import torch._dynamo.mutation_guard
+
+# dynamo wraps torch.manual_seed & co. when imported, and nn.Module.__init__/__setstate__ at its first compile,
+# once per process: done here, before any snapshot, so they are not taken for a test's monkeypatch
+torch._dynamo.mutation_guard.install_generation_tagging_init()
 
 # environment variables that libraries set once, on first use, for the whole process (not a test's doing):
 # importing mmseg.utils (its tokenizer) sets TOKENIZERS_PARALLELISM, inductor's first compile its cache folder

@@ -27,3 +27,14 @@ def shipped_swin_configs() -> tuple[tuple[str, Path, Union[Config, str]], ...]:
             if swin_backbone(cfg) is not None:
                 found.append((package.__name__, path, cfg))
     return tuple(found)
+
+
+def pop_our_hooks(ours: dict, theirs: dict) -> None:
+    """Remove from ``ours`` (a config dict) what our runtimes add to an mmdet/mmseg recipe, after checking it:
+    the RNG-state hook, the data-files check, and the crash-safe checkpoint hook in place of mmengine's with
+    the recipe's own arguments."""
+    assert ours.pop('custom_hooks') == [dict(type='scalenet_mm.RNGStateHook')]
+    hooks = ours['default_hooks']
+    assert hooks.pop('data_check') == dict(type='scalenet_mm.DataFilesCheckHook')
+    assert hooks['checkpoint'].pop('type') == 'scalenet_mm.CrashSafeCheckpointHook'
+    hooks['checkpoint']['type'] = theirs['default_hooks']['checkpoint']['type']

@@ -30,7 +30,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by (total batch size / auto_scale_lr.base_batch_size)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from CKPT, or without a value from the latest checkpoint of the work dir')
+                        help='resume from CKPT (an error if it cannot be read), or without a value from the latest '
+                             'checkpoint of the work dir (the newest readable one, with a warning, if the file '
+                             'last_checkpoint names cannot be read; CrashSafeCheckpointHook)')
     add_common_arguments(parser)
     return parse_tool_args(parser)
 
