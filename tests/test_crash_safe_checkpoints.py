@@ -246,3 +246,24 @@ def test_a_corrupt_ade20k_label_map_is_named_with_its_sample_index(tmp_path):
     with pytest.raises(ValueError, match=rf'val_dataloader: sample {index} of {len(dataset)} in ADE20KDataset: '
                                          rf'cannot read image {path} \(seg_map_path\)'):
         check_sample_files(dataset, 'val_dataloader')
+
+
+def test_mmdets_own_train_tool_stops_on_a_truncated_image_before_the_first_iteration(tmp_path):
+    import subprocess
+    import sys
+
+    import mmdet
+    data = tmp_path / 'coco'
+    shutil.copytree(COCO_MINI, data)
+    config = REPO / 'configs/demo/mask-rcnn_scalenet-swin-mini-d2x_fpn_coco-mini.py'
+    dataset = build_dataset(config, 'train_dataloader', data_root=str(data) + '/')
+    path = Path(dataset.get_data_info(5)['img_path'])
+    os.truncate(path, path.stat().st_size - 4000)
+    work = tmp_path / 'work'
+    result = subprocess.run(
+        [sys.executable, str(Path(mmdet.__file__).parent / '.mim/tools/train.py'), str(config), '--work-dir', str(work),
+         '--cfg-options', f'train_dataloader.dataset.data_root={data}/', f'val_dataloader.dataset.data_root={data}/'],
+        capture_output=True, text=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert result.returncode != 0
+    assert f'train_dataloader: sample 5 of {len(dataset)} in CocoDataset: cannot read image {path}' in result.stderr
+    assert 'Iter(train)' not in result.stdout + result.stderr and not list(work.glob('*.pth'))

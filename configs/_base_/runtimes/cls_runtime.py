@@ -5,6 +5,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # atomic writes and a resume that falls back; every image file checked before training (docs/robustness.md)
     checkpoint=dict(type='scalenet_mm.CrashSafeCheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     data_check=dict(type='scalenet_mm.DataFilesCheckHook'))

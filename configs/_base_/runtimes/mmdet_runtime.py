@@ -1,4 +1,5 @@
-# mmdet 3.3.0's configs/_base_/default_runtime.py, plus our package import (registry scope, safe loading).
+# mmdet 3.3.0's configs/_base_/default_runtime.py, plus our package import (registry scope, safe loading), crash-safe
+# checkpoints (atomic writes, a resume that falls back) and the data-files check (docs/robustness.md).
 default_scope = 'mmdet'
 
 default_hooks = dict(

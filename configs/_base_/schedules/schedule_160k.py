@@ -1,4 +1,5 @@
-# The 160k-iteration schedule of mmseg 1.2.2 (configs/_base_/schedules/schedule_160k.py), unchanged.
+# The 160k-iteration schedule of mmseg 1.2.2 (configs/_base_/schedules/schedule_160k.py), with crash-safe
+# checkpoints (atomic writes, a resume that falls back) and the data-files check (docs/robustness.md).
 # optimizer
 optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
