@@ -133,7 +133,8 @@ def differences(a: Any, b: Any, where: str = '') -> list[str]:
 def compare(reference: Path, finished: Path) -> dict[str, Any]:
     """Bit-for-bit equality of the final weights, optimizer and lr schedulers; the largest weight difference."""
     a, b = final_checkpoint(reference), final_checkpoint(finished)
-    diff = [d for part in ('state_dict', 'optimizer', 'param_schedulers') for d in differences(a.get(part), b.get(part), part)]
+    diff = [d for part in ('state_dict', 'optimizer', 'param_schedulers')
+            for d in differences(a.get(part), b.get(part), part)]
     largest = max(((a['state_dict'][k].float() - b['state_dict'][k].float()).abs().max().item()
                    for k in a['state_dict'] if a['state_dict'][k].is_floating_point()), default=0.0)
     return dict(bit_for_bit=not diff, differing=diff[:5], max_weight_difference=largest,
@@ -182,6 +183,7 @@ def scenario(args: argparse.Namespace, name: str, reference: Path, clean_config:
     record['unreadable_checkpoints'] = sorted({name for seen in inspections for name in seen['unreadable']})
     record['resumable_after_fault'] = any(name not in record['after_fault']['unreadable']
                                           for name in record['after_fault']['checkpoints'])
+    record['checkpoints_lost'] = checkpoints_lost(record)
     return record
 
 
@@ -234,20 +236,32 @@ def main() -> int:
             with open(args.out, 'a') as f:
                 f.write(line + '\n')
     print_table(records, time.perf_counter() - start)
-    return 0 if all(r['finished'] and not r['unreadable_checkpoints'] for r in records) else 1
+    return 0 if all(r['finished'] and not r['unreadable_checkpoints'] and not r['checkpoints_lost']
+                    for r in records) else 1
+
+
+def checkpoints_lost(record: dict) -> int:
+    """1 when the checkpoint that ``last_checkpoint`` named after the fault (the newest one saved whole before
+    it) cannot be read: the fault cost a saved checkpoint. Goal: 0."""
+    after = record['after_fault']
+    return int(after['last_checkpoint'] is not None and not after['last_checkpoint_readable'])
 
 
 def print_table(records: list[dict], seconds: float) -> None:
-    print('\n| scenario | train tool | processes | checkpoint hook | interrupted | readable checkpoint left | resumes | finished '
-          '| bit for bit | unreadable checkpoint files |')
-    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    print('\n| scenario | train tool | processes | checkpoint hook | interrupted | on disk after the fault | '
+          'checkpoints lost | resumes | finished | bit for bit | unreadable checkpoint files |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     for r in records:
+        after = r['after_fault']
+        partial = [f'(partial {name.split(".partial")[0][1:]})' for name in after['partial_files']]
+        on_disk = ' '.join(after['checkpoints'] + partial) or '-'
         print(f"| {r['scenario']} | {r['train_tool']} | {r['nproc']} | {r['checkpoint_hook']} | {r['interrupted']} | "
-              f"{r['resumable_after_fault']} | {len(r['faults_later']) + int(r['interrupted'])} | {r['finished']} | "
-              f"{r.get('bit_for_bit', '-')} | {len(r['unreadable_checkpoints'])} |")
+              f"{on_disk} | {checkpoints_lost(r)} | {len(r['faults_later']) + int(r['interrupted'])} | "
+              f"{r['finished']} | {r.get('bit_for_bit', '-')} | {len(r['unreadable_checkpoints'])} |")
     print(f'\n{len(records)} faults ({sum(r["interrupted"] for r in records)} interrupted a run), '
-          f'{sum(r["finished"] for r in records)} runs finished, '
-          f'{sum(len(r["unreadable_checkpoints"]) for r in records)} unreadable checkpoint files; {seconds:.0f} s')
+          f'{sum(r["finished"] for r in records)} runs finished, {sum(map(checkpoints_lost, records))} checkpoints '
+          f'lost, {sum(len(r["unreadable_checkpoints"]) for r in records)} unreadable checkpoint files; '
+          f'{seconds:.0f} s')
 
 
 if __name__ == '__main__':
