@@ -3,6 +3,8 @@
 The low-precision CPU path must compute what mmdet's Swin computes under autocast (to the bit, since it runs the
 same operations) and what fp32 attention computes up to the precision, in values and gradients.
 """
+from unittest import mock
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -95,3 +97,44 @@ def test_deit_under_cpu_bf16_autocast_differs_from_mmseg_by_less_than_bf16_does_
             theirs, got = reference(x), ours(x)
     for mine, other, exact in zip(got, theirs, full):
         assert relative_error(mine, other.float()) <= relative_error(other, exact)
+
+
+@pytest.mark.parametrize('model, shape', [
+    (dict(arch='tiny'), (1, 3, 224, 224)),
+    (dict(arch='tiny', pad_small_map=False), (1, 3, 224, 224)),  # the 7x7 last stage: window shrunk, no shift
+    (dict(arch='tiny'), (1, 3, 512, 512)),
+    (dict(arch='tiny'), (2, 3, 800, 1216)),
+    (dict(arch='tiny', window_size=12), (1, 3, 384, 384)),
+    (dict(arch='tiny', window_size=12, pad_small_map=False), (1, 3, 224, 224)),
+    (dict(arch='tiny', depth_scale=2), (1, 3, 224, 224)),
+], ids=['swin-t-224', 'swin-t-224-shrunk', 'swin-t-512', 'swin-t-800x1216', 'window-12-384',
+        'window-12-224-shrunk', 'scalenet-2x-224'])
+def test_every_swin_mask_reaches_sdpa_with_unit_stride_in_its_last_dimension(model, shape):
+    """CUDA's fused SDPA kernels take an additive mask only with stride 1 in its last dimension; a permuted
+    bias view silently sends every call to the math kernel (../shared/measurements/gpu-h200-2026-12-04)."""
+    masks = []
+    sdpa = F.scaled_dot_product_attention
+
+    def recording_sdpa(*args, **kwargs):
+        masks.append(kwargs.get('attn_mask'))
+        return sdpa(*args, **kwargs)
+
+    backbone = ScaleNetSwinTransformer(**model, adapter=None).eval()
+    with torch.no_grad(), mock.patch.object(F, 'scaled_dot_product_attention', recording_sdpa):
+        backbone(torch.randn(shape))
+    assert len(masks) == sum(backbone.scaled_depths) and all(mask is not None for mask in masks)
+    assert [mask.stride(-1) for mask in masks] == [1] * len(masks)
+
+
+def test_the_vit_hands_sdpa_no_mask():
+    calls = []
+    sdpa = F.scaled_dot_product_attention
+
+    def recording_sdpa(*args, **kwargs):
+        calls.append(kwargs.get('attn_mask'))
+        return sdpa(*args, **kwargs)
+
+    backbone = ScaleNetVisionTransformer(arch='deit-small', patch_bias=True, adapter=None).eval()
+    with torch.no_grad(), mock.patch.object(F, 'scaled_dot_product_attention', recording_sdpa):
+        backbone(torch.randn(1, 3, 224, 224))
+    assert calls == [None] * 12

@@ -139,10 +139,12 @@ class WindowMSA(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop_rate)
 
     def relative_position_bias(self, index: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``(num_heads, N, N)`` bias gathered from the table by ``index`` ``(N, N)`` (default: the square one)."""
+        """``(num_heads, N, N)`` bias gathered from the table by ``index`` ``(N, N)`` (default: the square one),
+        contiguous: CUDA's fused SDPA kernels take a mask only with stride 1 in its last dimension, and the
+        permuted gather (stride ``num_heads``) sent every call to the math kernel."""
         index = self.relative_position_index if index is None else index
         n = index.shape[0]
-        return self.relative_position_bias_table[index.reshape(-1)].view(n, n, -1).permute(2, 0, 1)
+        return self.relative_position_bias_table[index.reshape(-1)].view(n, n, -1).permute(2, 0, 1).contiguous()
 
     def forward(self, windows: torch.Tensor, shift_mask: Optional[torch.Tensor],
                 adapters: dict[str, LowRankAdapter], bias_index: Optional[torch.Tensor] = None) -> torch.Tensor:
