@@ -62,6 +62,40 @@ def test_compiled_rows_and_compiled_outputs_equal_eager(dtype):
     check = next(line for line in result.stdout.splitlines() if line.startswith('output differences'))
     difference = float(check.split('ours compile vs ours eager ')[1].split(',')[0])
     assert difference < 1e-5
+    if dtype == 'bf16':  # every variant's error against fp32 eager, per stage, within 2x mmdet's in the same mode
+        errors = {line.split(':')[0].strip(): [float(e) for e in line.split(':')[1].split('(')[0].split()]
+                  for line in result.stdout.splitlines() if re.match(r'  (ours|reference) (eager|compile):', line)}
+        assert set(errors) == {'ours eager', 'ours compile', 'reference eager', 'reference compile'}
+        assert all(len(stages) == 4 and 0 < max(stages) < 5e-2 for stages in errors.values())
+        assert 'ABOVE BOUND' not in result.stdout
+
+
+def test_a_low_precision_variant_less_exact_than_twice_its_counterpart_is_flagged(capsys):
+    """The bound of the bf16 check: ours compiled 10x mmdet's compiled error at one stage is flagged; within 2x is
+    not (synthetic outputs around two toy models' fp32 outputs)."""
+    import runpy
+
+    import torch
+    tool = runpy.run_path(str(REPO / 'tools/analysis/benchmark_backbone.py'))
+
+    class TwoStages(torch.nn.Module):
+        def forward(self, x):
+            return x * 1.0, x * 2.0
+
+    benchmark = object.__new__(tool['Benchmark'])
+    benchmark.models = {'ours': TwoStages(), 'reference': TwoStages()}
+    x = torch.ones(1, 4)
+    exact = TwoStages()(x)
+
+    def off_by(*relative):
+        return tuple(out * (1 + r) for out, r in zip(exact, relative))
+
+    outputs = {('reference', 'compile'): off_by(0.01, 0.01), ('ours', 'compile'): off_by(0.015, 0.1),
+               ('reference', 'eager'): off_by(0.01, 0.01), ('ours', 'eager'): off_by(0.018, 0.019)}
+    assert benchmark.check_precision(x, outputs) == 1
+    flagged = [line for line in capsys.readouterr().out.splitlines() if 'ABOVE BOUND' in line]
+    assert len(flagged) == 1 and flagged[0].startswith('  ours compile: 1.5e-02 1.0e-01')
+    assert flagged[0].endswith('ABOVE BOUND at output(s) [1]')
 
 
 def test_compiled_2x_train_step_row():

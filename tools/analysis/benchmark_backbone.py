@@ -23,9 +23,15 @@ step (learning rate 0, so the weights, and the output checks, stay as built). Ea
 memory of a step (CUDA allocator, or resident set growth on CPU) and each input the largest output
 difference from the eager reference (ours for the reference's, the same model for a compiled one), relative to the
 output's largest magnitude.
+
+For a bf16 input it also prints every variant's error against its own model in fp32 eager, per output (stage),
+and flags ``ABOVE BOUND`` a variant of ours whose error at any stage is more than ``PRECISION_FACTOR`` (2) times
+its counterpart's in the same mode: mmdet's/mmseg's for ours, the untied 2x's for ScaleNet-2x. The exit status
+is then 1.
 """
 import argparse
 import statistics
+import sys
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -37,6 +43,9 @@ import scalenet_mm  # noqa: F401
 from scalenet_mm.utils.benchmark_models import ARCHS, build_models, checkpoint_bytes, reference_name
 from scalenet_mm.utils.timing import interleaved_times, peak_memory_mib
 
+# the output-error check of bf16 variants: ours may be at most this many times less exact than its counterpart
+PRECISION_FACTOR = 2.0
+BOUNDED_BY = {'ours': 'reference', 'scalenet': 'untied'}
 # name: ((H, W), batch on CUDA, batch on CPU)
 PRESETS = {'cls': ((224, 224), 32, 2), 'seg': ((512, 512), 8, 1), 'det': ((800, 1216), 2, 1)}
 DTYPES = {'fp32': None, 'bf16': torch.bfloat16}
@@ -145,6 +154,7 @@ class Benchmark:
         self.compiled = {name: torch.compile(model, backend=args.compile_backend, dynamic=False)
                          for name, model in self.models.items()} if 'compile' in args.modes else {}
         self.start = time.perf_counter()
+        self.precision_flags = 0  # low-precision variants whose output error is above the bound
 
     def callable_of(self, name: str, mode: str) -> Callable:
         return self.models[name] if mode == 'eager' else self.compiled[name]
@@ -191,9 +201,38 @@ class Benchmark:
                 checks.append(f'{model} {mode} vs {reference[0]} eager {difference:.1e}')
         if checks:
             print('output differences (max |diff| / max |reference|): ' + ', '.join(checks))
+        if dtype != 'fp32' and outputs:
+            self.precision_flags += self.check_precision(x, outputs)
         del x, outputs
         if self.device.type == 'cuda':
             torch.cuda.empty_cache()
+
+    def check_precision(self, x: torch.Tensor, outputs: dict[tuple[str, str], tuple]) -> int:
+        """Print, per stage, every low-precision variant's error against its own model in fp32 eager; flag (and
+        count) a variant of ours whose error exceeds ``PRECISION_FACTOR`` x its counterpart's (mmdet/mmseg for
+        ours, the untied 2x for ScaleNet-2x) in the same mode at any stage."""
+        exact = {}
+        for name in sorted({model for model, _ in outputs}):
+            self.models[name].eval()  # mmdet's/mmseg's train() returns None: not chained
+            with torch.no_grad():
+                exact[name] = self.models[name](x)
+        errors = {key: [relative_difference((got,), (want,)) for got, want in zip(out, exact[key[0]])]
+                  for key, out in outputs.items()}
+        flagged = 0
+        print(f'output error vs fp32 eager per stage (bound: {PRECISION_FACTOR:g} x the counterpart\'s in the same '
+              'mode):')
+        for (model, mode), stage_errors in sorted(errors.items()):
+            line = f'  {model} {mode}: ' + ' '.join(f'{e:.1e}' for e in stage_errors)
+            counterpart = errors.get((BOUNDED_BY.get(model), mode))
+            if counterpart is not None:
+                over = [stage for stage, (error, bound) in enumerate(zip(stage_errors, counterpart))
+                        if error > PRECISION_FACTOR * bound]
+                line += f'  (bound: {BOUNDED_BY[model]} {mode} x {PRECISION_FACTOR:g})'
+                if over:
+                    line += f'  ABOVE BOUND at output(s) {over}'
+                    flagged += 1
+            print(line)
+        return flagged
 
     def make_variants(self, comparison: Comparison, x: torch.Tensor, dtype: str) -> list[Variant]:
         variants = []
@@ -288,7 +327,7 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
+def main() -> int:
     args = parse_args()
     device = args.device
     if args.threads is not None:
@@ -304,7 +343,11 @@ def main() -> None:
         for dtype in args.dtypes:
             benchmark.run_case(spec, dtype)
     benchmark.print_checkpoint_ratio()
+    if benchmark.precision_flags:
+        print(f'\n{benchmark.precision_flags} low-precision variant(s) ABOVE the output-error bound (see above)')
+        return 1
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
