@@ -15,8 +15,9 @@ compared with the reference: bit for bit (weights, optimizer, lr schedulers) whe
 (epoch-based loops with a seed, docs/robustness.md), else by the largest weight difference.
 
 One JSON line per scenario (stdout, and ``--out``), then a table. Exit status 1 if any checkpoint was lost (the
-one ``last_checkpoint`` named after the fault cannot be read) or unreadable, or any run did not finish. ``--checkpoint-hook mmengine`` swaps our ``CrashSafeCheckpointHook`` for
-mmengine's ``CheckpointHook`` to show what the same faults do to it.
+one ``last_checkpoint`` named after the fault cannot be read) or unreadable, or any run did not finish.
+``--checkpoint-hook mmengine`` swaps our ``CrashSafeCheckpointHook`` for mmengine's ``CheckpointHook`` to show
+what the same faults do to it.
 """
 import argparse
 import importlib
