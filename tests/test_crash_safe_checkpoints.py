@@ -267,3 +267,26 @@ def test_mmdets_own_train_tool_stops_on_a_truncated_image_before_the_first_itera
     assert result.returncode != 0
     assert f'train_dataloader: sample 5 of {len(dataset)} in CocoDataset: cannot read image {path}' in result.stderr
     assert 'Iter(train)' not in result.stdout + result.stderr and not list(work.glob('*.pth'))
+
+
+def test_the_previous_best_checkpoint_is_removed_only_after_the_new_best_is_written(tmp_path):
+    """mmengine removes the old best file first: a kill in between would leave no best checkpoint."""
+    import logging
+
+    from mmengine.logging import MessageHub
+    seen_at_save = []
+
+    def save_checkpoint(out_dir, filename, *args, **kwargs):
+        seen_at_save.append(sorted(p.name for p in tmp_path.glob('best_*.pth')))
+        (tmp_path / filename).write_bytes(b'weights')
+
+    runner = SimpleNamespace(work_dir=str(tmp_path), logger=logging.getLogger('test'), epoch=1, iter=2,
+                             message_hub=MessageHub('crash-safe-best-test'),  # not registered globally
+                             save_checkpoint=save_checkpoint)
+    hook = CrashSafeCheckpointHook(interval=1, save_best='acc', rule='greater')
+    hook.before_train(runner)
+    hook._save_best_checkpoint(runner, {'acc': 0.5})
+    runner.epoch, runner.iter = 2, 4
+    hook._save_best_checkpoint(runner, {'acc': 0.6})
+    assert seen_at_save == [[], ['best_acc_epoch_1.pth']]  # the old best was still there while the new one was written
+    assert sorted(p.name for p in tmp_path.glob('best_*.pth')) == ['best_acc_epoch_2.pth']
