@@ -100,12 +100,15 @@ def run(command: list[str], kill_after: Optional[float] = None) -> subprocess.Co
 def inspect(work_dir: Path) -> dict[str, Any]:
     """Checkpoint files in ``work_dir`` and which of them cannot be read; where ``last_checkpoint`` points."""
     files = sorted(p for p in work_dir.glob('*.pth'))
-    unreadable = {p.name: reason for p in files if (reason := unreadable_reason(str(p))) is not None}
+    reasons = {p.resolve(): unreadable_reason(str(p)) for p in files}  # each file read once
     named = read_last_checkpoint(str(work_dir))
-    return dict(checkpoints=[p.name for p in files], unreadable=unreadable,
+    named_reason = None if named is None else (
+        reasons[Path(named).resolve()] if Path(named).resolve() in reasons else unreadable_reason(named))
+    return dict(checkpoints=[p.name for p in files],
+                unreadable={p.name: reasons[p.resolve()] for p in files if reasons[p.resolve()] is not None},
                 partial_files=sorted(p.name for p in work_dir.iterdir() if PARTIAL_FILE.match(p.name)),
                 last_checkpoint=None if named is None else Path(named).name,
-                last_checkpoint_readable=None if named is None else unreadable_reason(named) is None)
+                last_checkpoint_readable=None if named is None else named_reason is None)
 
 
 def final_checkpoint(work_dir: Path) -> dict[str, Any]:
