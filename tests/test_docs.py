@@ -138,3 +138,12 @@ def test_docs_commands_were_found() -> None:
     """The parser sees the commands it should (a broken regex would make every other test vacuous)."""
     scripts = {c.script for c in COMMANDS}
     assert {'make', 'tools/train.py', 'tools/test.py', 'tools/dist_train.sh', 'tools/dist_test.sh'} <= scripts
+
+
+def test_the_safe_loading_page_lists_every_tool_with_the_trust_flag() -> None:
+    """docs/checkpoints.md names each tool that takes ``--trust-checkpoints``, and only those."""
+    tools = sorted(str(p.relative_to(REPO)) for p in [*REPO.glob('tools/*.py'), *REPO.glob('tools/analysis/*.py')]
+                   if '--trust-checkpoints' in p.read_text() or 'add_trust_argument(' in p.read_text())
+    section = (REPO / 'docs/checkpoints.md').read_text().split('## Safe loading', 1)[1].split('\n## ', 1)[0]
+    listed = sorted(set(re.findall(r'`(tools/[\w/]+\.py)`', section)))
+    assert len(tools) >= 7 and listed == tools
