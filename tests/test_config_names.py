@@ -41,9 +41,9 @@ def test_the_scheme_reads_the_documented_examples():
         arm='frozen', init='in1k-pre', neck='fpn', schedule='1x', gpus=None, batch=None, trick=None, length='1',
         unit='x', dataset='coco')
     got = fields('upernet_scalenet-swin-t-d2x_in1k-pre_8xb2-lrd-160k_ade20k-512x512')
-    assert (got['model'], got['init'], got['neck'], got['gpus'], got['batch'], got['trick'], got['length'],
-            got['unit'], got['dataset']) == ('scalenet-swin-t-d2x', 'in1k-pre', None, '8', '2', 'lrd', '160', 'k',
-                                            'ade20k-512x512')
+    keys = ('model', 'init', 'neck', 'gpus', 'batch', 'trick', 'length', 'unit', 'dataset')
+    assert tuple(got[k] for k in keys) == ('scalenet-swin-t-d2x', 'in1k-pre', None, '8', '2', 'lrd', '160', 'k',
+                                           'ade20k-512x512')
     for old in ('mask-rcnn_scalenet-swin-t-d2x-frozen-in1k-pre_fpn_1x_coco',  # in1k-pre glued to the model
                 'mask-rcnn_scalenet-swin-t-d2x-in1k-pre-lrd_fpn_1x_coco', 'mask-rcnn_swin-t-in1k-pre-100e_fpn_1x_coco',
                 'upernet_scalenet-deit-s-d2x-in1k-pre_8xb2-80k_ade20k-512x512'):

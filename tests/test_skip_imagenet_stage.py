@@ -26,8 +26,7 @@ from scalenet_mm.checkpoint import load_pretrained
 from scalenet_mm.models.scaling.adapters import LowRankAdapter
 from scalenet_mm.utils.backbone_config import build_model
 
-from released_layouts import random_timm_swin, write_released_file
-from test_config_checkpoints import released_file
+from released_layouts import random_timm_swin, released_file, write_released_file
 
 mmdet_swin = pytest.importorskip('mmdet.models.backbones.swin')
 
