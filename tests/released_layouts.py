@@ -110,3 +110,21 @@ def write_released_file(path: Path, layout: str, timm_model: torch.nn.Module) ->
     """Save :func:`released_file_content` to ``path``; returns the path as a string."""
     torch.save(released_file_content(layout, timm_model), path)
     return str(path)
+
+
+# address pattern -> (layout, format our loader detects); group 1 is the arch
+RELEASED_FILES = {
+    r'https://github\.com/SwinTransformer/storage/releases/download/v1\.0\.0/'
+    r'swin_(tiny|small|base)_patch4_window7_224\.pth': ('microsoft', 'official'),
+    r'https://download\.openmmlab\.com/mmsegmentation/v0\.5/pretrain/swin/'
+    r'swin_(tiny|small|base)_patch4_window7_224_20220317-[0-9a-f]{8}\.pth': ('mmseg', 'mm'),
+}
+
+
+def released_file(address: str) -> tuple[str, str, str]:
+    """``(arch, layout, detected format)`` of a released checkpoint address; fails for an unknown address."""
+    for pattern, (layout, fmt) in RELEASED_FILES.items():
+        match = re.fullmatch(pattern, address)
+        if match:
+            return match.group(1), layout, fmt
+    raise AssertionError(f'{address} is not a known released Swin file: add its layout to RELEASED_FILES')

@@ -129,8 +129,8 @@ def test_configs_build():
 
 
 @pytest.mark.parametrize('task_config', [
-    'mask-rcnn_scalenet-swin-t-d2x-in1k-pre_fpn_1x_coco.py',
-    'upernet_scalenet-swin-t-d2x-in1k-pre_8xb2-160k_ade20k-512x512.py'])
+    'mask-rcnn_scalenet-swin-t-d2x_in1k-pre_fpn_1x_coco.py',
+    'upernet_scalenet-swin-t-d2x_in1k-pre_8xb2-160k_ade20k-512x512.py'])
 def test_classifier_checkpoint_feeds_detection_and_segmentation(trained_classifier, task_config):
     runner, checkpoint = trained_classifier
     classifier_backbone = runner.model.backbone

@@ -19,13 +19,15 @@ DOWNSTREAM = [c for c in LEAVES if c.name.startswith(('mask-rcnn_', 'upernet_'))
 TASK_SPECIFIC = ('init_cfg', 'drop_path_rate', 'trainable', 'out_indices', 'pad_small_map', 'with_cp', 'frozen_stages',
                  'patch_norm', 'qkv_bias', 'qk_scale', 'mlp_ratio', 'drop_rate', 'attn_drop_rate', 'window_size',
                  'patch_size')
-ARMS = {'swin-t-in1k-pre-100e': 'swin-t_in1k-pre_8xb128-100e_in1k',
-        'scalenet-swin-t-d2x-in1k-pre': 'scalenet-swin-t-d2x-frozen_in1k-pre_8xb128-100e_in1k',
-        'scalenet-swin-t-d2x-frozen-in1k-pre': 'scalenet-swin-t-d2x-frozen_in1k-pre_8xb128-100e_in1k',
-        'scalenet-swin-t-d2x-in1k-pre-lrd': 'scalenet-swin-t-d2x-frozen_in1k-pre_8xb128-100e_in1k',
-        'swin-t-d2x-shared-in1k-pre': 'swin-t-d2x-shared_in1k-pre_8xb128-100e_in1k',
-        'swin-t-d2x-stack-in1k-pre': 'swin-t-d2x-stack_in1k-pre_8xb128-100e_in1k',
-        'swin-t-d2x-scratch-in1k-pre': 'swin-t-d2x-scratch_8xb128-300e_in1k'}
+# {model} field of a downstream `..._in1k-pre_...` config -> the ImageNet-stage config it starts from
+ARMS = {'swin-t': 'swin-t_in1k-pre_8xb128-100e_in1k',
+        'scalenet-swin-t-d2x': 'scalenet-swin-t-d2x-frozen_in1k-pre_8xb128-100e_in1k',
+        'scalenet-swin-t-d2x-frozen': 'scalenet-swin-t-d2x-frozen_in1k-pre_8xb128-100e_in1k',
+        'swin-t-d2x-shared': 'swin-t-d2x-shared_in1k-pre_8xb128-100e_in1k',
+        'swin-t-d2x-stack': 'swin-t-d2x-stack_in1k-pre_8xb128-100e_in1k',
+        'swin-t-d2x-scratch': 'swin-t-d2x-scratch_8xb128-300e_in1k'}
+# the fields of a downstream name: {algorithm}_{model}[_{init}]_[{neck}_]{schedule}_{dataset}
+IN1K_PRE = [c for c in DOWNSTREAM if c.stem.split('_')[2] == 'in1k-pre']
 
 
 def without_downloads(cfg: Config) -> Config:
@@ -41,13 +43,21 @@ def built(config: Path) -> torch.nn.Module:
 
 def test_every_arm_has_its_detection_and_segmentation_config():
     names = {c.stem for c in DOWNSTREAM}
-    for arm in list(ARMS) + ['swin-t-p4-w7', 'swin-s-p4-w7']:
+    for arm in ARMS:
+        assert f'mask-rcnn_{arm}_in1k-pre_fpn_1x_coco' in names, arm
+        assert f'upernet_{arm}_in1k-pre_8xb2-160k_ade20k-512x512' in names, arm
+    # the references start from the released checkpoints (mmdet's and mmseg's own names)
+    for arm in ['swin-t-p4-w7', 'swin-s-p4-w7']:
         assert f'mask-rcnn_{arm}_fpn_1x_coco' in names, arm
-    for arm in list(ARMS) + ['swin-t', 'swin-s']:
+    for arm in ['swin-t', 'swin-s']:
         assert f'upernet_{arm}_8xb2-160k_ade20k-512x512' in names, arm
+    # the layer-wise lr decay variants of the ScaleNet arm: the trick is in the schedule field
+    assert 'mask-rcnn_scalenet-swin-t-d2x_in1k-pre_fpn_lrd-1x_coco' in names
+    assert 'upernet_scalenet-swin-t-d2x_in1k-pre_8xb2-lrd-160k_ade20k-512x512' in names
+    assert IN1K_PRE and all(c.stem.split('_')[1] in ARMS for c in IN1K_PRE)
 
 
-@pytest.mark.parametrize('config', [c for c in DOWNSTREAM if 'in1k-pre' in c.stem], ids=lambda c: c.stem)
+@pytest.mark.parametrize('config', IN1K_PRE, ids=lambda c: c.stem)
 def test_downstream_config_starts_from_its_arms_imagenet_stage(tmp_path, config):
     cfg = Config.fromfile(str(config))
     arm = config.stem.split('_')[1]

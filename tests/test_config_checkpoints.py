@@ -4,7 +4,6 @@ The layout (and arch) of each referenced file is read off its address; a random 
 written with the converters timm and mmseg ship (``released_layouts.py``) and the config's own model
 (backbone, and the classifier's head where the config starts it from the file) loads it strictly.
 """
-import re
 from pathlib import Path
 
 import pytest
@@ -13,27 +12,9 @@ from mmengine.config import Config
 from scalenet_mm.checkpoint import load_pretrained
 from scalenet_mm.registry import MODELS
 
-from released_layouts import random_timm_swin, write_released_file
+from released_layouts import random_timm_swin, released_file, write_released_file
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'scalenet'
-# address pattern -> (layout, format our loader detects); group 1 is the arch
-RELEASED_FILES = {
-    r'https://github\.com/SwinTransformer/storage/releases/download/v1\.0\.0/'
-    r'swin_(tiny|small|base)_patch4_window7_224\.pth': ('microsoft', 'official'),
-    r'https://download\.openmmlab\.com/mmsegmentation/v0\.5/pretrain/swin/'
-    r'swin_(tiny|small|base)_patch4_window7_224_20220317-[0-9a-f]{8}\.pth': ('mmseg', 'mm'),
-}
-
-
-def released_file(address: str) -> tuple[str, str, str]:
-    """``(arch, layout, detected format)`` of a released checkpoint address; fails for an unknown address."""
-    for pattern, (layout, fmt) in RELEASED_FILES.items():
-        match = re.fullmatch(pattern, address)
-        if match:
-            return match.group(1), layout, fmt
-    raise AssertionError(f'{address} is not a known released Swin file: add its layout to RELEASED_FILES')
-
-
 @pytest.fixture(scope='module')
 def timm_models():
     cache = {}

@@ -10,7 +10,7 @@ from scalenet_mm.utils.backbone_config import build_backbone, load_config
 
 from conftest import DETECTION_DEMO, REPO
 
-DEIT_UPERNET = REPO / 'configs' / 'deit' / 'upernet_scalenet-deit-s-d2x-in1k-pre_8xb2-80k_ade20k-512x512.py'
+DEIT_UPERNET = REPO / 'configs' / 'deit' / 'upernet_scalenet-deit-s-d2x_in1k-pre_8xb2-80k_ade20k-512x512.py'
 
 
 def draw(config, tmp_path, *args) -> None:

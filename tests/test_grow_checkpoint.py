@@ -140,7 +140,7 @@ def test_mmseg_deit_s_upernet_grows_into_scalenet_deit_s_2x(tmp_path):
     assert type(source.backbone).__name__ == 'VisionTransformer'  # mmseg's own ViT
     checkpoint = tmp_path / 'deit_s_upernet.pth'
     torch.save({'state_dict': source.state_dict()}, checkpoint)
-    grown_config = REPO / 'configs' / 'deit' / 'upernet_scalenet-deit-s-d2x-in1k-pre_8xb2-80k_ade20k-512x512.py'
+    grown_config = REPO / 'configs' / 'deit' / 'upernet_scalenet-deit-s-d2x_in1k-pre_8xb2-80k_ade20k-512x512.py'
     options = {'model.backbone.gate_inserted': True, 'model.backbone.layer_map': 'interleave'}
     grown = revert_sync_batchnorm(build_model(load_config(str(grown_config), options)))
     with pytest.raises(ValueError, match=r'patch_embed\.projection\.bias'):  # mmseg's DeiT recipe has no patch bias

@@ -28,7 +28,7 @@ def test_count_params_tool_prints_the_table_for_a_config():
     from pathlib import Path
     repo = Path(__file__).resolve().parents[1]
     result = subprocess.run([sys.executable, 'tools/analysis/count_params.py',
-                             'configs/scalenet/mask-rcnn_scalenet-swin-t-d2x-frozen-in1k-pre_fpn_1x_coco.py'],
+                             'configs/scalenet/mask-rcnn_scalenet-swin-t-d2x-frozen_in1k-pre_fpn_1x_coco.py'],
                             cwd=repo, capture_output=True, text=True, check=True)
     assert 'source depths (2, 2, 6, 2) -> scaled depths (4, 4, 12, 4)' in result.stdout
     total = next(line for line in result.stdout.splitlines() if line.startswith('total')).split()

@@ -91,7 +91,7 @@ def test_classifier_configs_follow_the_deit_recipe(config):
 
 def test_scalenet_upernet_loads_its_imagenet_stage_strictly(tmp_path):
     stage = DEIT / 'scalenet-deit-s-d2x_in1k-pre_8xb128-100e_in1k.py'
-    segmentor = Config.fromfile(str(DEIT / 'upernet_scalenet-deit-s-d2x-in1k-pre_8xb2-80k_ade20k-512x512.py'))
+    segmentor = Config.fromfile(str(DEIT / 'upernet_scalenet-deit-s-d2x_in1k-pre_8xb2-80k_ade20k-512x512.py'))
     stage_cfg = Config.fromfile(str(stage))
     init = segmentor.model.backbone.init_cfg
     assert init.checkpoint == f'work_dirs/{stage.stem}/epoch_{stage_cfg.train_cfg.max_epochs}.pth'

@@ -2,7 +2,7 @@
 # share its 12 layers cyclically; the head starts from its 1000-class head), shared weights frozen, parallel
 # adapters (fc1, fc2, width 16) and LayerNorms trained, drop-path 0.2, 100 epochs. The paper reports 81.13 %
 # top-1 for DeiT-S at 24 layers in 100 epochs vs 79.31 % from scratch in 300 (their numbers). Not trained yet.
-# Downstream: upernet_scalenet-deit-s-d2x-in1k-pre_8xb2-80k_ade20k-512x512.py
+# Downstream: upernet_scalenet-deit-s-d2x_in1k-pre_8xb2-80k_ade20k-512x512.py
 _base_ = './deit-s_8xb128-300e_in1k.py'
 pretrained = 'https://dl.fbaipublicfiles.com/deit/deit_small_patch16_224-cd65a155.pth'
 model = dict(

@@ -3,7 +3,7 @@
 # shared weights frozen, parallel adapters (fc1, fc2, width 16) and LayerNorms trained, 100 epochs.
 # Drop-path 0.3: the seed raises it with depth (DeiT-S 0.1 -> 0.2 at 2x); 24 positions is Swin-S's depth,
 # whose recipe uses 0.3.
-# Downstream: mask-rcnn_scalenet-swin-t-d2x[-frozen]-in1k-pre_fpn_1x_coco.py and the UperNet pair.
+# Downstream: mask-rcnn_scalenet-swin-t-d2x[-frozen]_in1k-pre_fpn_1x_coco.py and the UperNet pair.
 _base_ = './swin-t_in1k-pre_8xb128-100e_in1k.py'
 model = dict(
     backbone=dict(depth_scale=2, adapter=dict(_delete_=True, type='parallel', targets=('fc1', 'fc2'), dim=16),
