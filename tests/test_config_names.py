@@ -71,10 +71,7 @@ def test_name_follows_the_scheme_and_says_what_the_config_does(config):
     assert backbone.depth_scale == (2 if f['d2x'] else 1)
     assert (backbone.get('adapter') is not None) == bool(f['scalenet'])
     assert bool(backbone.get('unshare', False)) == (f['arm'] in ('stack', 'scratch'))
-    if downstream:  # (the DeiT ImageNet stages freeze too, without saying so: their names are kept, see the page)
-        assert (backbone.get('trainable', 'all') == 'adapters_norms') == (f['arm'] == 'frozen')
-    elif f['arm'] == 'frozen':
-        assert backbone.trainable == 'adapters_norms'
+    assert (backbone.get('trainable', 'all') == 'adapters_norms') == (f['arm'] == 'frozen')
 
     # init: one ImageNet-1k training more than the task's default start
     if downstream:  # default: the released checkpoint; in1k-pre: our ImageNet stage of the same model

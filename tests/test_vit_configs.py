@@ -90,7 +90,7 @@ def test_classifier_configs_follow_the_deit_recipe(config):
 
 
 def test_scalenet_upernet_loads_its_imagenet_stage_strictly(tmp_path):
-    stage = DEIT / 'scalenet-deit-s-d2x_in1k-pre_8xb128-100e_in1k.py'
+    stage = DEIT / 'scalenet-deit-s-d2x-frozen_in1k-pre_8xb128-100e_in1k.py'
     segmentor = Config.fromfile(str(DEIT / 'upernet_scalenet-deit-s-d2x_in1k-pre_8xb2-80k_ade20k-512x512.py'))
     stage_cfg = Config.fromfile(str(stage))
     init = segmentor.model.backbone.init_cfg
@@ -115,7 +115,7 @@ def test_scalenet_upernet_loads_its_imagenet_stage_strictly(tmp_path):
 def test_analysis_tools_count_the_vit(tmp_path):
     import subprocess
     import sys
-    config = str(DEIT / 'scalenet-deit-s-d2x_in1k-pre_8xb128-100e_in1k.py')
+    config = str(DEIT / 'scalenet-deit-s-d2x-frozen_in1k-pre_8xb128-100e_in1k.py')
     params = subprocess.run([sys.executable, str(REPO / 'tools/analysis/count_params.py'), config],
                             capture_output=True, text=True, check=True).stdout
     # 24 positions running 12 DeiT-S layers: the layers count twice with multiplicity, once unique
