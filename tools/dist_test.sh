@@ -3,6 +3,11 @@
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
+case "$GPUS" in
+    '' | *[!0-9]* | 0)
+        echo "usage: $0 CONFIG CHECKPOINT GPUS [test.py args]: GPUS must be a positive number of processes, got '$GPUS'" >&2
+        exit 2 ;;
+esac
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}

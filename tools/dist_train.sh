@@ -3,6 +3,11 @@
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT as for mmdet/mmseg.
 CONFIG=$1
 GPUS=$2
+case "$GPUS" in
+    '' | *[!0-9]* | 0)
+        echo "usage: $0 CONFIG GPUS [train.py args]: GPUS must be a positive number of processes, got '$GPUS'" >&2
+        exit 2 ;;
+esac
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}

@@ -2,21 +2,26 @@
 """Write the ScaleNet version of mmdet/mmseg configs whose backbone is ``SwinTransformer``.
 
     python tools/scalenet_config.py CONFIG [CONFIG ...] --out-dir DIR [--depth-scale 2] [--adapter-dim 16]
-        [--adapter-type parallel] [--no-adapter] [--trainable all] [--adapter-decay-mult 1.0]
+        [--adapter-type parallel] [--no-adapter] [--trainable all] [--adapter-decay-mult 1.0] [--drop-path RATE]
 
 Each written config (``DIR/<name with scalenet-swin...-d2x>``) inherits its original and changes only the
 backbone type, ``depth_scale``, adapters, trainable policy, ``custom_imports`` and the adapters' optimizer
-key; train it with mmdet's/mmseg's ``tools/train.py`` or ours. The pretrained Swin the original names is
+key (and the drop-path rate with ``--drop-path``; without it the tool prints the rate each config keeps);
+train it with mmdet's/mmseg's ``tools/train.py`` or ours. The pretrained Swin the original names is
 grown at load (shared weights, zero adapters). Configs without a Swin backbone are refused with the reason.
 """
 import argparse
 import os.path as osp
 import sys
 
+from mmengine.config import Config
 from mmengine.utils import mkdir_or_exist
 
 from scalenet_mm.models.scaling.adapters import ADAPTER_TYPES
 from scalenet_mm.utils.scalenet_config import TRAINABLE_NOTES, scalenet_config_name, scalenet_config_text
+
+RECIPE_DROP_PATH = 0.3  # configs/scalenet/mask-rcnn_scalenet-swin-t-d2x-*: 24 positions is Swin-S's depth
+SWIN_DEFAULT_DROP_PATH = 0.1  # mmdet's/mmseg's SwinTransformer (and ours) when a config sets none
 
 
 def main() -> int:
@@ -31,7 +36,12 @@ def main() -> int:
                         help="'all' (full fine-tuning, default) or 'adapters_norms' (shared weights frozen)")
     parser.add_argument('--adapter-decay-mult', type=float, default=1.0,
                         help='weight-decay multiplier of the adapters (default 1.0: the optimizer\'s decay)')
+    parser.add_argument('--drop-path', type=float, metavar='RATE',
+                        help="the backbone's drop_path_rate, 0 <= RATE < 1 (default: the original's; our 2x "
+                             f'recipes use {RECIPE_DROP_PATH})')
     args = parser.parse_args()
+    if args.drop_path is not None and not 0 <= args.drop_path < 1:
+        parser.error(f'--drop-path {args.drop_path} must be in [0, 1), e.g. --drop-path {RECIPE_DROP_PATH}')
     if args.depth_scale < 1:
         parser.error(f'--depth-scale {args.depth_scale} must be >= 1: ScaleNet only deepens')
     if args.adapter_dim <= 0:
@@ -49,7 +59,8 @@ def main() -> int:
             failures += 1
             continue
         try:
-            text = scalenet_config_text(source, dest, depth_scale, adapter, args.trainable, args.adapter_decay_mult)
+            text = scalenet_config_text(source, dest, depth_scale, adapter, args.trainable, args.adapter_decay_mult,
+                                        drop_path_rate=args.drop_path)
         except ValueError as exc:
             print(f'skipped {source}: {exc}', file=sys.stderr)
             failures += 1
@@ -58,6 +69,11 @@ def main() -> int:
             handle.write(text)
         written[dest] = source
         print(f'{source} -> {dest}')
+        if args.drop_path is None:
+            kept = Config.fromfile(dest).model.backbone.get('drop_path_rate', SWIN_DEFAULT_DROP_PATH)
+            advice = ('as our 2x recipes' if kept == RECIPE_DROP_PATH else
+                      f'our 2x recipes use {RECIPE_DROP_PATH} (--drop-path {RECIPE_DROP_PATH})')
+            print(f'  kept drop_path_rate={kept:g} from {source}; {advice}')
     return 1 if failures else 0
 
 

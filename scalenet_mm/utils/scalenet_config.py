@@ -47,8 +47,10 @@ def scalenet_config_name(source: str, depth_scale: float) -> str:
 
 
 def scalenet_config_text(source: str, dest: str, depth_scale: float, adapter: Optional[dict[str, Any]],
-                         trainable: str, adapter_decay_mult: float) -> str:
+                         trainable: str, adapter_decay_mult: float, drop_path_rate: Optional[float] = None) -> str:
     """The text of a config at ``dest`` that is ``source`` with its Swin backbone made a ScaleNet backbone.
+
+    ``drop_path_rate`` (0 <= rate < 1) replaces the original's stochastic-depth rate; None keeps it.
 
     Raises ``ValueError`` when ``source`` has no ``model.backbone`` of type ``SwinTransformer``.
     """
@@ -58,6 +60,8 @@ def scalenet_config_text(source: str, dest: str, depth_scale: float, adapter: Op
         found = (cfg.get('model') or {}).get('backbone')
         what = 'no model.backbone' if found is None else f'model.backbone of type {found.get("type")!r}'
         raise ValueError(f'{source} has {what}, not one of {SWIN_TYPES}: nothing to convert')
+    if drop_path_rate is not None and not 0 <= drop_path_rate < 1:
+        raise ValueError(f'drop_path_rate={drop_path_rate!r} must be in [0, 1), e.g. 0.3')
     if trainable not in TRAINABLE_NOTES:
         raise ValueError(f'trainable={trainable!r} is not known; use one of {tuple(TRAINABLE_NOTES)}')
     imports = cfg.get('custom_imports', {}).get('imports', [])
@@ -72,6 +76,7 @@ def scalenet_config_text(source: str, dest: str, depth_scale: float, adapter: Op
     # the other window mode: say which mode the position takes (as a plain deeper Swin would)
     shift_line = ("        shift_policy='by_position',  # an odd-depth stage: W/SW-MSA by position\n"
                   if depth_scale != 1 and any(d % 2 for d in depths) else '')
+    drop_path_line = '' if drop_path_rate is None else f'        drop_path_rate={drop_path_rate!r},\n'
     adapter_note = 'no adapters (sharing only)' if adapter is None else (
         f"{adapter['type']} adapters on {', '.join(adapter['targets'])}, width {adapter['dim']}")
     return f'''# ScaleNet version of {osp.basename(source)} (written by tools/scalenet_config.py): the Swin backbone
@@ -83,7 +88,7 @@ model = dict(
     backbone=dict(
         type='scalenet_mm.ScaleNetSwinTransformer',
         depth_scale={depth_scale!r},
-{shift_line}        adapter={adapter!r},
+{shift_line}{drop_path_line}        adapter={adapter!r},
         trainable={trainable!r}))
 ''' + ('' if adapter is None else f'''# the adapters' optimizer settings stated rather than inherited silently:
 # the original's settings for backbone parameters (if any) with weight decay x{adapter_decay_mult:g}
