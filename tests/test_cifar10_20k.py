@@ -97,8 +97,8 @@ def test_check_passes_for_the_shipped_images_and_fails_naming_a_swap(tmp_path):
     train[cats[1]], train[cats[2]] = train[cats[2]], train[cats[1]]
     swapped = make_archive(tmp_path / 'swapped', train, test)
     result = run_script(SCRIPT, swapped, '--out', tmp_path / 'bad', '--per-class-train', '3', '--per-class-test', '3')
-    assert result.returncode == 1
-    assert '2 of the 60 images checked do not match' in result.stderr
+    assert result.returncode == 1 and not (tmp_path / 'bad').exists()  # checked before anything is written
+    assert '2 of the 60 images checked do not match' in result.stderr and 'nothing was written' in result.stderr
     assert ('train/cat/0001.png: differs from the shipped train/cat/0001' in result.stderr
             and 'the closest shipped image of its folder is train/cat/0002' in result.stderr)
 

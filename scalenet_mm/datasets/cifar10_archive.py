@@ -92,12 +92,13 @@ def split_images(archive: str, split: str, per_class: Optional[int] = None) -> I
         raise ValueError(f'{archive}: the {split} split has fewer than {per_class} images of {short}')
 
 
-def write_split(archive: str, out_dir: str, split: str, per_class: Optional[int] = None) -> list[str]:
-    """Write ``out_dir/<split>/<class>/NNNN.png`` (lossless) for :func:`split_images`; return the relative paths."""
-    written = []
-    for image in split_images(archive, split, per_class):
-        relative = osp.join(split, image.class_name, f'{image.index:04d}.png')
-        os.makedirs(osp.join(out_dir, split, image.class_name), exist_ok=True)
+def image_path(split: str, image: ArchiveImage) -> str:
+    """``<split>/<class>/NNNN.png``: where :func:`write_images` puts ``image``."""
+    return osp.join(split, image.class_name, f'{image.index:04d}.png')
+
+
+def write_images(images: dict[str, ArchiveImage], out_dir: str) -> None:
+    """Write ``{relative path: image}`` under ``out_dir`` as lossless PNGs."""
+    for relative, image in images.items():
+        os.makedirs(osp.dirname(osp.join(out_dir, relative)), exist_ok=True)
         Image.fromarray(image.pixels).save(osp.join(out_dir, relative))
-        written.append(relative)
-    return written

@@ -7,16 +7,16 @@
 Writes ``OUT/train/<class>/NNNN.png`` (the first 2000 images of each class) and ``OUT/test/<class>/NNNN.png``
 (all 1000 of each class): NNNN is the image's running index within its class in archive order
 (``data_batch_1`` .. ``data_batch_5``; ``test_batch``), the names and order of the shipped set. The PNGs are
-the official pixels, losslessly; the shipped set is a JPEG re-encoding of them. Each image written is then
-checked against the shipped set's fingerprints (``cifar10_20k_reference.csv.gz`` beside this script): a wrong
-image, order or class fails naming the file.
+the official pixels, losslessly; the shipped set is a JPEG re-encoding of them. Every image is checked
+against the shipped set's fingerprints (``cifar10_20k_reference.csv.gz`` beside this script) before anything
+is written: a wrong image, order or class fails naming the file, and writes nothing.
 """
 import argparse
 import os.path as osp
 import sys
 
-from scalenet_mm.datasets.cifar10_archive import write_split
-from scalenet_mm.datasets.image_fingerprint import file_fingerprint, read_reference, reference_mismatches
+from scalenet_mm.datasets.cifar10_archive import image_path, split_images, write_images
+from scalenet_mm.datasets.image_fingerprint import read_reference, reference_mismatches, rgb_fingerprint
 
 REFERENCE = osp.join(osp.dirname(osp.abspath(__file__)), 'cifar10_20k_reference.csv.gz')
 # block-mean luma difference a JPEG re-encoding makes: at most 1.8 over the 30,000 shipped images re-encoded
@@ -40,27 +40,28 @@ def main() -> int:
         if getattr(args, option) <= 0:
             parser.error(f'--{option.replace("_", "-")} {getattr(args, option)} must be positive')
     try:
-        written = [*write_split(args.archive, args.out, 'train', args.per_class_train),
-                   *write_split(args.archive, args.out, 'test', args.per_class_test)]
+        images = {image_path(split, image): image for split, per_class in
+                  (('train', args.per_class_train), ('test', args.per_class_test))
+                  for image in split_images(args.archive, split, per_class)}
     except (ValueError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
-    print(f'wrote {len(written)} images to {args.out} (train: {args.per_class_train} per class, test: '
+    if not args.no_check:  # before anything is written: a wrong archive leaves no folder behind
+        reference = read_reference(args.reference)
+        problems = reference_mismatches(((path, rgb_fingerprint(image.pixels)) for path, image in images.items()),
+                                        reference, TOLERANCE, LOOSE_TOLERANCE)
+        checked = sum(osp.splitext(path)[0] in reference for path in images)
+        if problems:
+            print(f'error: {len(problems)} of the {checked} images checked do not match the shipped set '
+                  f'({args.reference}); nothing was written:', file=sys.stderr)
+            for line in problems[:20]:
+                print(f'  {line}', file=sys.stderr)
+            return 1
+        print(f'checked {checked} images against {args.reference}: all match (largest block-mean luma difference '
+              f'<= {TOLERANCE:g}); {len(images) - checked} not in the reference, not checked')
+    write_images(images, args.out)
+    print(f'wrote {len(images)} images to {args.out} (train: {args.per_class_train} per class, test: '
           f'{args.per_class_test} per class)')
-    if args.no_check:
-        return 0
-    reference = read_reference(args.reference)
-    problems = reference_mismatches(((path, file_fingerprint(osp.join(args.out, path))) for path in written),
-                                    reference, TOLERANCE, LOOSE_TOLERANCE)
-    checked = sum(osp.splitext(path)[0] in reference for path in written)
-    if problems:
-        print(f'error: {len(problems)} of the {checked} images checked do not match the shipped set '
-              f'({args.reference}):', file=sys.stderr)
-        for line in problems[:20]:
-            print(f'  {line}', file=sys.stderr)
-        return 1
-    print(f'checked {checked} images against {args.reference}: all match (largest block-mean luma difference '
-          f'<= {TOLERANCE:g}); {len(written) - checked} not in the reference, not checked')
     return 0
 
 
