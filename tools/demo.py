@@ -114,8 +114,9 @@ def main() -> None:
     print(f'\nTraining {SEG_DEMO_CONFIG.name} (UperNet, ScaleNet-Swin-2x, 6 ADE20K images) ...', flush=True)
     seg_runner = train(SEG_DEMO_CONFIG, f'{args.work_dir}/upernet')
     before, after = seg_runner.message_hub.get_info('before_train/mIoU'), seg_runner.val_loop.run()['mIoU']
-    print(f'\nMask R-CNN on the bundled COCO images: bbox AP {det["coco/bbox_mAP"]:.3f}, segm AP '
-          f'{det["coco/segm_mAP"]:.3f} after 200 iterations (mmdet CocoMetric; logs in {args.work_dir}/mask-rcnn)')
+    print(f'\nMask R-CNN on the bundled COCO images: bbox AP {100 * det["coco/bbox_mAP"]:.1f}, segm AP '
+          f'{100 * det["coco/segm_mAP"]:.1f} after 200 iterations (mmdet CocoMetric, which logs them as '
+          f'coco/bbox_mAP {det["coco/bbox_mAP"]:.3f}; logs in {args.work_dir}/mask-rcnn)')
     print(f'UperNet on the bundled ADE20K training images: mIoU {before:.2f} at iteration 0 -> {after:.2f} after '
           f'200 iterations (mmseg IoUMetric; logs in {args.work_dir}/upernet)')
     paths = pictures(f'{args.work_dir}/mask-rcnn', f'{args.work_dir}/upernet', f'{args.work_dir}/pictures')
