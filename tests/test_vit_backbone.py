@@ -9,10 +9,10 @@ from mmseg.models.backbones import VisionTransformer
 
 import scalenet_mm  # noqa: F401
 from scalenet_mm import ScaleNetVisionTransformer
+from scalenet_mm.analysis.param_count import count_parameters
 from scalenet_mm.checkpoint import export_plain, load_pretrained
 from scalenet_mm.models.classifiers import ImageClassifier
 from scalenet_mm.models.scaling.adapters import LowRankAdapter
-from scalenet_mm.utils.param_count import count_parameters
 
 from released_vit_layouts import VIT_LAYOUTS, random_timm_deit, released_vit_file
 

@@ -15,8 +15,8 @@ import sys
 
 from mmengine.utils import mkdir_or_exist
 
+from scalenet_mm.config_tools.scalenet_config import TRAINABLE_NOTES, scalenet_config_name, scalenet_config_text
 from scalenet_mm.models.scaling.adapters import ADAPTER_TYPES
-from scalenet_mm.utils.scalenet_config import TRAINABLE_NOTES, scalenet_config_name, scalenet_config_text
 
 
 def main() -> int:

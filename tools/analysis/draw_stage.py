@@ -17,8 +17,8 @@ from typing import Optional
 from mmengine.config import DictAction
 
 import scalenet_mm  # noqa: F401
+from scalenet_mm.config_tools.backbone_config import ScaleNetBackbone, build_backbone, load_config
 from scalenet_mm.models.scaling.shared_positions import SharedPositions
-from scalenet_mm.utils.backbone_config import ScaleNetBackbone, build_backbone, load_config
 
 PER_ROW = 12  # positions per row of the drawing
 
