@@ -5,7 +5,7 @@ Importing the package (directly or through ``custom_imports=dict(imports=['scale
 - registers the ``scalenet_mm`` scope and its modules (``type='scalenet_mm.ScaleNetSwinTransformer'``);
 - allow-lists the globals that mmengine-written checkpoints need under torch's safe loading.
 """
-from .utils.safe_loading import allow_mmengine_checkpoints
+from .checkpoint.safe_loading import allow_mmengine_checkpoints
 from .version import __version__
 
 allow_mmengine_checkpoints()

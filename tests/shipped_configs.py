@@ -7,7 +7,7 @@ import mmdet
 import mmseg
 from mmengine.config import Config
 
-from scalenet_mm.utils.scalenet_config import swin_backbone
+from scalenet_mm.config_tools.scalenet_config import swin_backbone
 
 
 @lru_cache(maxsize=1)

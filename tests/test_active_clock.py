@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from scalenet_mm.utils.active_clock import ActiveClock
+from scalenet_mm.analysis.active_clock import ActiveClock
 
 CHILD = '''
 import json, time
-from scalenet_mm.utils.active_clock import ActiveClock
+from scalenet_mm.analysis.active_clock import ActiveClock
 start = time.perf_counter()
 with ActiveClock(tick=0.02, stall=0.5) as clock:
     print('ready', flush=True)

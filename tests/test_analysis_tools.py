@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from scalenet_mm.utils.flops import count_flops
+from scalenet_mm.analysis.flops import count_flops
 
 from conftest import build, run_script
 

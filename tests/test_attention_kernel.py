@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from mmseg.models.backbones import VisionTransformer
 
 from scalenet_mm import ScaleNetSwinTransformer, ScaleNetVisionTransformer
+from scalenet_mm.analysis.benchmark_models import build_reference
 from scalenet_mm.models.layers.attention_kernel import attention, uses_matmul_softmax
-from scalenet_mm.utils.benchmark_models import build_reference
 
 from conftest import perturb_
 from released_vit_layouts import random_timm_deit, released_vit_file

@@ -1,5 +1,5 @@
 """Bad input to tools/train.py gives one clear error naming the file or key, and leaves the work dir as it
-was: every check runs before the Runner writes anything (scalenet_mm.utils.config_checks)."""
+was: every check runs before the Runner writes anything (scalenet_mm.config_tools.config_checks)."""
 import os
 import runpy
 import shutil

@@ -146,7 +146,7 @@ def test_mmdet_swin_from_its_files_without_the_compiled_ops_equals_ours():
     """The way a GPU machine with only ``mmcv-lite`` runs mmdet's Swin: its files, not ``mmdet.models``."""
     code = '''
 import sys, torch
-from scalenet_mm.utils.benchmark_models import build_models, import_mmdet_swin
+from scalenet_mm.analysis.benchmark_models import build_models, import_mmdet_swin
 cls = import_mmdet_swin(from_files=True)
 assert 'mmdet.models' not in sys.modules and cls.__module__.startswith('_scalenet_mm_mmdet_swin'), cls.__module__
 models = build_models(('ours', 'reference'), torch.device('cpu'))

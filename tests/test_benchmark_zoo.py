@@ -4,9 +4,9 @@ import json
 import subprocess
 import sys
 
-from scalenet_mm.utils.backbone_config import build_model, load_config
-from scalenet_mm.utils.flops import count_flops
-from scalenet_mm.utils.param_count import count_parameters
+from scalenet_mm.analysis.flops import count_flops
+from scalenet_mm.analysis.param_count import count_parameters
+from scalenet_mm.config_tools.backbone_config import build_model, load_config
 
 from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SEGMENTATION_DEMO, run_script
 

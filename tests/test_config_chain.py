@@ -9,8 +9,8 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
 from scalenet_mm.checkpoint import load_pretrained
+from scalenet_mm.config_tools.backbone_config import build_model
 from scalenet_mm.registry import MODELS
-from scalenet_mm.utils.backbone_config import build_model
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'scalenet'
 LEAVES = sorted(CONFIG_DIR.glob('*.py'))

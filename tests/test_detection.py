@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from scalenet_mm.utils.config_checks import check_data_paths
+from scalenet_mm.config_tools.config_checks import check_data_paths
 
 from conftest import one_iteration_cfg, run_two_iterations_with
 from shipped_configs import pop_our_hooks

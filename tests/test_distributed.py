@@ -13,8 +13,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from scalenet_mm.checkpoint.load import read_checkpoint
+from scalenet_mm.config_tools.tool_config import close_process_group
 from scalenet_mm.engine.rank_consistency_hook import weights_digest
-from scalenet_mm.utils.tool_config import close_process_group
 
 from conftest import build, perturb_, untied_copy
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 from PIL import Image
 
-from scalenet_mm.utils.backbone_config import build_backbone, load_config
+from scalenet_mm.config_tools.backbone_config import build_backbone, load_config
 
 from conftest import DETECTION_DEMO, REPO
 

@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
 from scalenet_mm.checkpoint.grow import grow_model
-from scalenet_mm.utils.backbone_config import build_model, load_config
+from scalenet_mm.config_tools.backbone_config import build_model, load_config
 
 from conftest import DETECTION_DEMO, REPO
 

@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from scalenet_mm.checkpoint import load_pretrained
+from scalenet_mm.config_tools.backbone_config import build_model
 from scalenet_mm.models.backbones.scalenet_swin import ScaleNetSwinTransformer
-from scalenet_mm.utils.backbone_config import build_model
 
 from shipped_configs import shipped_swin_configs
 

@@ -1,5 +1,5 @@
 """count_parameters: multiplicity, unique and trainable counts against an untied model."""
-from scalenet_mm.utils.param_count import count_parameters, format_parameter_table
+from scalenet_mm.analysis.param_count import count_parameters, format_parameter_table
 
 from conftest import SMALL_ARCH, build
 

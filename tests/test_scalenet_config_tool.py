@@ -9,9 +9,9 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
+from scalenet_mm.config_tools.backbone_config import build_model
+from scalenet_mm.config_tools.scalenet_config import scalenet_config_name, scalenet_config_text
 from scalenet_mm.models.backbones.scalenet_swin import ScaleNetSwinTransformer
-from scalenet_mm.utils.backbone_config import build_model
-from scalenet_mm.utils.scalenet_config import scalenet_config_name, scalenet_config_text
 
 from shipped_configs import shipped_swin_configs
 

@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 from PIL import Image
 
 import scalenet_mm
-from scalenet_mm.utils.config_checks import check_data_paths
+from scalenet_mm.config_tools.config_checks import check_data_paths
 
 from conftest import one_iteration_cfg, run_two_iterations_with
 from shipped_configs import pop_our_hooks

@@ -10,7 +10,7 @@ from mmengine.registry import DefaultScope
 
 import scalenet_mm  # noqa: F401
 from scalenet_mm.checkpoint import load_pretrained
-from scalenet_mm.utils.backbone_config import build_model
+from scalenet_mm.config_tools.backbone_config import build_model
 
 from shipped_configs import pop_our_hooks
 from test_segmentation import MMSEG_CONFIGS, without_label_checks

@@ -15,7 +15,7 @@ import torch
 import scalenet_mm  # noqa: F401
 from scalenet_mm.checkpoint.convert import to_mm_backbone
 from scalenet_mm.checkpoint.load import extract_state_dict, read_checkpoint, select_backbone
-from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
+from scalenet_mm.config_tools.tool_config import add_trust_argument, apply_trust_argument
 
 
 def main() -> None:

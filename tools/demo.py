@@ -22,10 +22,10 @@ from PIL import Image
 
 import scalenet_mm
 from scalenet_mm import ScaleNetSwinTransformer
+from scalenet_mm.analysis.param_count import count_parameters, format_parameter_table
+from scalenet_mm.analysis.training_curves import plot_curves, read_scalars
 from scalenet_mm.apis import strict_inferencer
 from scalenet_mm.checkpoint import export_plain
-from scalenet_mm.utils.param_count import count_parameters, format_parameter_table
-from scalenet_mm.utils.training_curves import plot_curves, read_scalars
 
 IMAGE = Path(__file__).resolve().parents[1] / 'demo' / 'data' / 'n01440764_tench.JPEG'
 MEAN, STD = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])

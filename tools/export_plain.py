@@ -15,8 +15,8 @@ from mmengine.config import DictAction
 
 import scalenet_mm  # noqa: F401
 from scalenet_mm.checkpoint import export_plain, load_pretrained
-from scalenet_mm.utils.backbone_config import build_backbone, load_config
-from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
+from scalenet_mm.config_tools.backbone_config import build_backbone, load_config
+from scalenet_mm.config_tools.tool_config import add_trust_argument, apply_trust_argument
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ from mmengine.config import DictAction
 
 import scalenet_mm
 from scalenet_mm.checkpoint.grow import grow_model
-from scalenet_mm.utils.backbone_config import build_model, load_config
-from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
+from scalenet_mm.config_tools.backbone_config import build_model, load_config
+from scalenet_mm.config_tools.tool_config import add_trust_argument, apply_trust_argument
 
 
 def main() -> None:

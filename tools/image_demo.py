@@ -21,9 +21,9 @@ from PIL import Image, ImageDraw
 
 import scalenet_mm  # noqa: F401  (registers our modules; safe loading of mmengine checkpoints)
 from scalenet_mm.apis import Classification, ImageClassificationInferencer, strict_inferencer
-from scalenet_mm.utils.backbone_config import load_config
-from scalenet_mm.utils.config_task import task_of
-from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
+from scalenet_mm.config_tools.backbone_config import load_config
+from scalenet_mm.config_tools.config_task import task_of
+from scalenet_mm.config_tools.tool_config import add_trust_argument, apply_trust_argument
 
 
 def vis_path(out_dir: str, image: str, suffix: str) -> str:

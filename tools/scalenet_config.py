@@ -17,8 +17,8 @@ import sys
 from mmengine.config import Config
 from mmengine.utils import mkdir_or_exist
 
+from scalenet_mm.config_tools.scalenet_config import TRAINABLE_NOTES, scalenet_config_name, scalenet_config_text
 from scalenet_mm.models.scaling.adapters import ADAPTER_TYPES
-from scalenet_mm.utils.scalenet_config import TRAINABLE_NOTES, scalenet_config_name, scalenet_config_text
 
 RECIPE_DROP_PATH = 0.3  # configs/scalenet/mask-rcnn_scalenet-swin-t-d2x-*: 24 positions is Swin-S's depth
 SWIN_DEFAULT_DROP_PATH = 0.1  # mmdet's/mmseg's SwinTransformer (and ours) when a config sets none

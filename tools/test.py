@@ -15,9 +15,9 @@ import os.path as osp
 from mmengine.config import Config
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.config_checks import check_before_run
-from scalenet_mm.utils.tool_config import (add_common_arguments, build_runner, close_process_group, load_tool_config,
-                                           parse_tool_args)
+from scalenet_mm.config_tools.config_checks import check_before_run
+from scalenet_mm.config_tools.tool_config import (add_common_arguments, build_runner, close_process_group,
+                                                  load_tool_config, parse_tool_args)
 
 
 def parse_args() -> argparse.Namespace:

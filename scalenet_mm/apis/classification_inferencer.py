@@ -11,7 +11,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_checkpoint
 
-from ..utils.backbone_config import build_model, load_config
+from ..config_tools.backbone_config import build_model, load_config
 
 # the model types accepted, by whether the config's default scope is scalenet_mm
 CLASSIFIER_TYPES = {True: ('scalenet_mm.ImageClassifier', 'ImageClassifier'), False: ('scalenet_mm.ImageClassifier', )}

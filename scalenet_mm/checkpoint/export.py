@@ -11,12 +11,12 @@ cannot express (Swin window modes other than SW-MSA exactly at odd positions).
 from collections import OrderedDict
 
 import torch
-import torch.nn as nn
 
+from ..models.scaling.scalenet_backbone import ScaleNetBackbone, find_position_key
 from .convert import LAYOUTS
 
 
-def check_exportable(model: nn.Module) -> None:
+def check_exportable(model: ScaleNetBackbone) -> None:
     """Raise ``ValueError`` when the model cannot be written as its plain architecture (nothing is written)."""
     LAYOUTS[model.architecture].check_exportable(model)
     for prefix, positions in model.shared_positions().items():
@@ -29,28 +29,26 @@ def check_exportable(model: nn.Module) -> None:
 
 
 @torch.no_grad()
-def export_plain(model: nn.Module) -> 'OrderedDict[str, torch.Tensor]':
+def export_plain(model: ScaleNetBackbone) -> 'OrderedDict[str, torch.Tensor]':
     """The plain model's state dict (bare keys) with one block per position; tensors are copies."""
     check_exportable(model)
     layout = LAYOUTS[model.architecture]
     target_keys = layout.adapter_target_keys
     state = model.state_dict()
-    sequences = model.shared_positions()
-    per_position = ('layer_map', 'adapters.', 'position_norms.', 'gates.')
     out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     for key, value in state.items():
-        inside = next((prefix for prefix, positions in sequences.items() if key.startswith(prefix) and
-                       key[len(prefix):].startswith((positions.blocks_name + '.',) + per_position)), None)
-        if inside is None:
+        found = find_position_key(model, key)
+        if found is None:  # not a block, per-position tensor or layer map: as it is
             out[key] = value.clone()
-    for prefix, positions in sequences.items():
-        blocks = f'{prefix}{positions.blocks_name}.'
+            continue
+        positions, parsed = found
+        if parsed.part == positions.blocks_name:  # a copy of the block at every position that runs it
+            for p, block in enumerate(positions.position_block):
+                if block == parsed.index:
+                    out[f'{parsed.prefix}{parsed.part}.{p}{parsed.rest}'] = value.clone()
+    for prefix, positions in model.shared_positions().items():
         for p in range(positions.depth):
-            block_prefix = f'{blocks}{positions.position_block[p]}.'
-            position_prefix = f'{blocks}{p}.'
-            for key, value in state.items():
-                if key.startswith(block_prefix):
-                    out[position_prefix + key[len(block_prefix):]] = value.clone()
+            position_prefix = f'{prefix}{positions.blocks_name}.{p}.'
             if positions.position_norms is not None:
                 for name, norm in positions.position_norms[p].items():
                     out[position_prefix + f'{name}.weight'] = norm.weight.detach().clone()

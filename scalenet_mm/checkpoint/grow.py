@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from ..models.scaling.scalenet_backbone import ScaleNetBackbone
 from .load import LoadReport, extract_state_dict, load_pretrained_from, read_checkpoint
 
 BACKBONE_PREFIX = 'backbone.'
@@ -58,7 +59,7 @@ def grow_model(model: nn.Module, checkpoint: str) -> GrownModel:
     Returns the state dict to save (``model.state_dict()`` afterwards) with the reports.
     """
     backbone = getattr(model, 'backbone', None)
-    if backbone is None or not hasattr(backbone, 'shared_positions'):
+    if not isinstance(backbone, ScaleNetBackbone):
         raise ValueError(f'the config\'s model.backbone is a {type(backbone).__name__}, not a ScaleNet backbone '
                          '(scalenet_mm.ScaleNetSwinTransformer or scalenet_mm.ScaleNetVisionTransformer)')
     raw = read_checkpoint(checkpoint)

@@ -3,14 +3,17 @@
 Each architecture (``swin_layouts.SwinLayout``, ``vit_layouts.ViTLayout``) recognises its layouts, converts
 them to the mm keys our backbones use (pure functions), and says which tensors a strict load may resize,
 keep at their initialisation or skip. The loader and exporter read backbones only through this and the
-backbone's small interface (``architecture``, ``shared_positions()``), never through a backbone class.
+backbone contract (:class:`~scalenet_mm.models.scaling.scalenet_backbone.ScaleNetBackbone`), never through a
+backbone class; per-position key names through :func:`~scalenet_mm.models.scaling.shared_positions.parse_position_key`.
 """
-import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Mapping, Optional
 
 import torch
+
+from ..models.scaling.scalenet_backbone import ScaleNetBackbone
+from ..models.scaling.shared_positions import LAYER_MAP, parse_position_key
 
 StateDict = Mapping[str, torch.Tensor]
 
@@ -59,31 +62,38 @@ class BackboneLayout:
         """Detect the layout and convert to mm keys, with what was skipped and renamed."""
         raise NotImplementedError
 
-    def kept_at_init(self, model: Any, key: str, converted: StateDict) -> Optional[str]:
+    def kept_at_init(self, model: ScaleNetBackbone, key: str, converted: StateDict) -> Optional[str]:
         """Why model ``key``, absent from the checkpoint, may keep its initialisation; None: it is missing."""
         return None
 
-    def skip_reason(self, model: Any, key: str) -> Optional[str]:
+    def skip_reason(self, model: ScaleNetBackbone, key: str) -> Optional[str]:
         """Why checkpoint ``key`` (mm keys) has no place in this model and is skipped; None: it must load."""
         return None
 
-    def fit(self, model: Any, key: str, value: torch.Tensor, current: torch.Tensor
+    def fit(self, model: ScaleNetBackbone, key: str, value: torch.Tensor, current: torch.Tensor
             ) -> Optional[tuple[torch.Tensor, str]]:
         """A tensor of another shape resized to ``current``'s, with a note; None when it cannot be."""
         return None
 
-    def check_exportable(self, model: Any) -> None:
+    def check_exportable(self, model: ScaleNetBackbone) -> None:
         """``ValueError`` when the model cannot be written as the plain architecture."""
 
 
 def is_plain_scalenet(state: StateDict) -> bool:
     """A ScaleNet state dict with identity layer maps and no adapters or per-position norms (a plain model
     saved by our backbone: ``depth_scale=1``, or untied without adapters)."""
-    maps = [v for k, v in state.items() if re.fullmatch(r'(.*\.)?layer_map', k)]
-    per_position = any(re.search(r'(^|\.)(adapters\.\d+\.|position_norms\.\d+\.|gates\.\d+$)', k) for k in state)
+    keys = {k: parse_position_key(k) for k in state}
+    maps = [state[k] for k, parsed in keys.items() if parsed is not None and parsed.part == LAYER_MAP]
+    per_position = any(parsed is not None and parsed.is_per_position for parsed in keys.values())
     return not per_position and all(torch.equal(m, torch.arange(len(m), dtype=m.dtype)) for m in maps)
 
 
 def has_layer_maps(state: StateDict) -> bool:
     """Whether the state holds a ScaleNet ``layer_map`` buffer."""
-    return any(re.fullmatch(r'(.*\.)?layer_map', k) for k in state)
+    return any(is_layer_map(k) for k in state)
+
+
+def is_layer_map(key: str) -> bool:
+    """Whether ``key`` names a ScaleNet ``layer_map`` buffer (of any sequence)."""
+    parsed = parse_position_key(key)
+    return parsed is not None and parsed.part == LAYER_MAP

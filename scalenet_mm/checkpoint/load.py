@@ -9,23 +9,24 @@ maps, and what the architecture's layout allows (:class:`.layout.BackboneLayout`
 classification file lacks). Anything missing, unexplained or of the wrong shape raises ``ValueError`` before
 the model is touched; resized tensors (Swin bias tables, ViT position embeddings) are reported.
 
-The backbone is read through its small interface only: ``architecture``, ``shared_positions()`` (the scaled
-sequences by key prefix), ``start_as_source()`` and ``extra_repr()``.
+The backbone is read through its contract only (:class:`~scalenet_mm.models.scaling.scalenet_backbone.
+ScaleNetBackbone`: ``architecture``, ``shared_positions()``, ``start_as_source()``, ``extra_repr()``), and its
+per-position keys through the one parser (:func:`~scalenet_mm.models.scaling.shared_positions.parse_position_key`).
 """
 from __future__ import annotations
 
 import pickle
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import torch
-import torch.nn as nn
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from ..models.scaling.scalenet_backbone import ScaleNetBackbone, find_position_key
+from ..models.scaling.shared_positions import LAYER_MAP
 from .convert import LAYOUTS, detect_architecture
-from .layout import BackboneLayout, is_plain_scalenet
+from .layout import BackboneLayout, is_layer_map, is_plain_scalenet
 
 # keys that a checkpoint of another detector/segmentor/classifier holds beside ``backbone.``
 FAMILY_MARKERS = (('mmseg', ('decode_head.', 'auxiliary_head.')), ('mmdet', ('rpn_head.', 'roi_head.', 'neck.',
@@ -127,33 +128,31 @@ def select_backbone(state: Mapping[str, torch.Tensor], prefix: Optional[str]
     return f'{family} checkpoint, prefix {prefix!r}', selected
 
 
-def source_key(model: nn.Module, key: str) -> Optional[str]:
+def source_key(model: ScaleNetBackbone, key: str) -> Optional[str]:
     """The source-checkpoint key that initialises model ``key``; None when it is not loaded from a source."""
-    for prefix, positions in model.shared_positions().items():
-        match = re.match(rf'{re.escape(prefix)}({positions.blocks_name}|adapters|position_norms|gates|layer_map)'
-                         r'(?:\.(\d+))?(\..*)?$', key)
-        if match is None:
-            continue
-        part, index, rest = match.groups()
-        if part != positions.blocks_name:
-            return None
-        return f'{prefix}{part}.{positions.block_source[int(index)]}{rest}'
-    return key
+    found = find_position_key(model, key)
+    if found is None:
+        return key
+    positions, parsed = found
+    if parsed.part != positions.blocks_name:
+        return None  # per-position tensors and the layer map
+    return f'{parsed.prefix}{parsed.part}.{positions.block_source[parsed.index]}{parsed.rest}'
 
 
-def check_source_depths(model: nn.Module, converted: Mapping[str, torch.Tensor], checkpoint: str) -> None:
+def check_source_depths(model: ScaleNetBackbone, converted: Mapping[str, torch.Tensor], checkpoint: str) -> None:
     """``ValueError`` when the checkpoint's number of blocks per scaled sequence differs from the model's source."""
     found, wanted = [], []
     for prefix, positions in model.shared_positions().items():
-        pattern = rf'{re.escape(prefix)}{positions.blocks_name}\.(\d+)\.'
-        found.append(1 + max([int(m.group(1)) for k in converted if (m := re.match(pattern, k))] or [-1]))
+        keys = [positions.parse_key(k[len(prefix):]) for k in converted if k.startswith(prefix)]
+        found.append(1 + max([key.index for key in keys if key is not None and key.part == positions.blocks_name]
+                             or [-1]))
         wanted.append(positions.plan.source_depth)
     if found != wanted:
         raise ValueError(f'checkpoint {checkpoint!r} has stage depths {tuple(found)} but the model source arch has '
                          f'{tuple(wanted)}: choose the arch that matches the checkpoint (depth_scale then deepens it)')
 
 
-def plan_load(model: nn.Module, layout: BackboneLayout, fmt: str, converted: Mapping[str, torch.Tensor],
+def plan_load(model: ScaleNetBackbone, layout: BackboneLayout, fmt: str, converted: Mapping[str, torch.Tensor],
               report: LoadReport) -> 'OrderedDict[str, torch.Tensor]':
     """The complete state dict to load, or ``ValueError`` listing every missing/unexpected/misshaped key."""
     model_state = model.state_dict()
@@ -201,7 +200,7 @@ def plan_load(model: nn.Module, layout: BackboneLayout, fmt: str, converted: Map
     return target
 
 
-def raise_if_not_fitting(model: nn.Module, report: LoadReport, missing: list[str], misshaped: list[str],
+def raise_if_not_fitting(model: ScaleNetBackbone, report: LoadReport, missing: list[str], misshaped: list[str],
                          unexpected: list[str]) -> None:
     """One ``ValueError`` naming every missing, misshaped and unexpected key (the first 8 of each); None if none."""
     parts = []
@@ -219,7 +218,7 @@ def raise_if_not_fitting(model: nn.Module, report: LoadReport, missing: list[str
 def as_plain_source(converted: 'OrderedDict[str, torch.Tensor]', skipped: dict[str, str], architecture: str) -> str:
     """Treat a plain model saved by our backbone (depth 1, or untied) as an mm-layout source: its identity
     ``layer_map`` buffers move from ``converted`` to ``skipped``. Returns the format to load it as, ``'mm'``."""
-    for key in [k for k in converted if k.split('.')[-1] == 'layer_map']:
+    for key in [k for k in converted if is_layer_map(k)]:
         del converted[key]
         skipped[key] = f'identity layer map of a plain {architecture} saved by our backbone'
     return 'mm'
@@ -230,26 +229,27 @@ def non_finite_keys(state: Mapping[str, torch.Tensor]) -> list[str]:
     return [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
 
 
-def layer_map_mismatch(model: nn.Module, key: str, value: torch.Tensor) -> Optional[str]:
+def layer_map_mismatch(model: ScaleNetBackbone, key: str, value: torch.Tensor) -> Optional[str]:
     """Why checkpoint tensor ``key`` (a ``layer_map`` buffer) cannot load into ``model``; None otherwise."""
-    for prefix, positions in model.shared_positions().items():
-        if key == f'{prefix}layer_map':
-            return positions.layer_map_mismatch(value)
-    return None
+    found = find_position_key(model, key)
+    if found is None or found[1].part != LAYER_MAP:
+        return None
+    return found[0].layer_map_mismatch(value)
 
 
-def same_layer_maps(model: nn.Module, state: Mapping[str, torch.Tensor]) -> bool:
+def same_layer_maps(model: ScaleNetBackbone, state: Mapping[str, torch.Tensor]) -> bool:
     """Whether the checkpoint's ``layer_map`` buffers equal the model's maps."""
-    return all(f'{prefix}layer_map' in state and positions.layer_map_mismatch(state[f'{prefix}layer_map']) is None
+    return all(f'{prefix}{LAYER_MAP}' in state and
+               positions.layer_map_mismatch(state[f'{prefix}{LAYER_MAP}']) is None
                for prefix, positions in model.shared_positions().items())
 
 
-def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = None) -> LoadReport:
+def load_pretrained(model: ScaleNetBackbone, checkpoint: str, prefix: Optional[str] = None) -> LoadReport:
     """Load ``checkpoint`` into ``model`` strictly (see the module docstring); returns the report."""
     return load_pretrained_from(model, read_checkpoint(checkpoint), checkpoint, prefix)
 
 
-def load_pretrained_from(model: nn.Module, raw: Mapping[str, Any], checkpoint: str,
+def load_pretrained_from(model: ScaleNetBackbone, raw: Mapping[str, Any], checkpoint: str,
                          prefix: Optional[str] = None) -> LoadReport:
     """:func:`load_pretrained` of a checkpoint already read (``raw``, as :func:`read_checkpoint` returns it;
     ``checkpoint`` names it in reports and errors)."""

@@ -24,11 +24,12 @@ Keys with no place in a backbone are returned as skipped, with the reason.
 """
 import re
 from collections import OrderedDict
-from typing import Any, Optional
+from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
+from ..models.layers.position_resize import resize_bias_table
+from ..models.scaling.scalenet_backbone import ScaleNetBackbone
 from .layout import BackboneLayout, ConvertedBackbone, StateDict, has_layer_maps
 
 SWIN_FORMATS = ('official', 'timm', 'mm', 'scalenet')
@@ -156,25 +157,25 @@ class SwinLayout(BackboneLayout):
         return ConvertedBackbone('swin', fmt, converted, skipped, renamed,
                                  f'{FINAL_NORM_NOTE}; mmdet/mmseg drop it' if renamed else '')
 
-    def kept_at_init(self, model: Any, key: str, converted: StateDict) -> Optional[str]:
+    def kept_at_init(self, model: ScaleNetBackbone, key: str, converted: StateDict) -> Optional[str]:
         # output norms of stages a checkpoint did not output (classification files: only the last) stay at
         # their initialisation, as in mmdet/mmseg
         if re.fullmatch(r'norm\d+\.(weight|bias)', key):
             return 'output norm of a stage the checkpoint did not output'
         return None
 
-    def skip_reason(self, model: Any, key: str) -> Optional[str]:
+    def skip_reason(self, model: ScaleNetBackbone, key: str) -> Optional[str]:
         if re.match(r'norm\d+\.', key):
             return f'output norm of a stage not in out_indices={model.out_indices}'
         return None
 
-    def fit(self, model: Any, key: str, value: torch.Tensor, current: torch.Tensor
+    def fit(self, model: ScaleNetBackbone, key: str, value: torch.Tensor, current: torch.Tensor
             ) -> Optional[tuple[torch.Tensor, str]]:
         if key.endswith('relative_position_bias_table') and value.shape[1] == current.shape[1]:
             return resize_bias_table(value, current.shape[0]), f'{tuple(value.shape)} -> {tuple(current.shape)}'
         return None
 
-    def check_exportable(self, model: Any) -> None:
+    def check_exportable(self, model: ScaleNetBackbone) -> None:
         for s, stage in enumerate(model.stages):
             for p, shifted in enumerate(stage.shifted):
                 if shifted != bool(p % 2):
@@ -182,9 +183,3 @@ class SwinLayout(BackboneLayout):
                                      f'runs {"SW" if p % 2 else "W"}-MSA there (shift_policy=\'inherit_source\'): '
                                      'a plain Swin cannot express this model')
 
-
-def resize_bias_table(table: torch.Tensor, length: int) -> torch.Tensor:
-    """Bicubic resize of a ``((2W-1)^2, heads)`` relative-position bias table to ``length`` rows."""
-    old, new = int(table.shape[0] ** 0.5), int(length ** 0.5)
-    grid = table.permute(1, 0).reshape(1, table.shape[1], old, old)
-    return F.interpolate(grid, size=(new, new), mode='bicubic').reshape(table.shape[1], length).permute(1, 0)

@@ -20,11 +20,12 @@ mmseg) when the checkpoint's grid differs from the model's ``img_size`` grid.
 import math
 import re
 from collections import OrderedDict
-from typing import Any, Optional
+from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
+from ..models.layers.position_resize import resize_pos_embed
+from ..models.scaling.scalenet_backbone import ScaleNetBackbone
 from .layout import BackboneLayout, ConvertedBackbone, StateDict, has_layer_maps
 
 VIT_FORMATS = ('timm', 'mmpretrain', 'mm', 'scalenet')
@@ -83,17 +84,13 @@ def drop_extra_tokens(state: 'OrderedDict[str, torch.Tensor]', skipped: dict[str
         skipped['pos_embed[:, 1]'] = DIST_TOKEN_NOTE
 
 
-def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple[int, int], mode: str) -> torch.Tensor:
-    """``(1, 1 + h*w, C)`` (square ``h = w``) -> ``(1, 1 + H*W, C)`` for ``grid = (H, W)``; the class row kept.
-
-    As mmseg's ``VisionTransformer.resize_pos_embed`` (``align_corners=False``).
-    """
+def checkpoint_grid(pos_embed: torch.Tensor) -> tuple[int, int]:
+    """The patch grid ``(h, h)`` of a checkpoint's ``(1, 1 + h*h, C)`` ``pos_embed`` (square, as every released
+    ViT/DeiT file); ``ValueError`` otherwise."""
     side = math.isqrt(pos_embed.shape[1] - 1)
     if side * side != pos_embed.shape[1] - 1:
         raise ValueError(f'pos_embed of {pos_embed.shape[1] - 1} patch rows is not a square grid')
-    patches = pos_embed[:, 1:].reshape(1, side, side, -1).permute(0, 3, 1, 2)
-    patches = F.interpolate(patches, size=grid, mode=mode, align_corners=False)
-    return torch.cat([pos_embed[:, :1], patches.flatten(2).transpose(1, 2)], dim=1)
+    return side, side
 
 
 class ViTLayout(BackboneLayout):
@@ -127,14 +124,16 @@ class ViTLayout(BackboneLayout):
         drop_extra_tokens(kept, skipped)
         return ConvertedBackbone('vit', fmt, kept, skipped, {})
 
-    def skip_reason(self, model: Any, key: str) -> Optional[str]:
+    def skip_reason(self, model: ScaleNetBackbone, key: str) -> Optional[str]:
         if key.startswith('ln1.') and not model.final_norm:
             return 'final norm, unused with final_norm=False (as in mmseg)'
         return None
 
-    def fit(self, model: Any, key: str, value: torch.Tensor, current: torch.Tensor
+    def fit(self, model: ScaleNetBackbone, key: str, value: torch.Tensor, current: torch.Tensor
             ) -> Optional[tuple[torch.Tensor, str]]:
         if key == 'pos_embed' and value.shape[2] == current.shape[2]:
-            resized = resize_pos_embed(value, model.pretrain_grid, model.interpolate_mode)
+            # as mmseg's VisionTransformer.resize_pos_embed: the class row kept, the grid interpolated
+            resized = resize_pos_embed(value, checkpoint_grid(value), model.pretrain_grid, model.interpolate_mode,
+                                       num_extra_tokens=1)
             return resized, f'{tuple(value.shape)} -> {tuple(current.shape)} ({model.interpolate_mode})'
         return None

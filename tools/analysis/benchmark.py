@@ -21,8 +21,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.backbone_config import build_model, load_config
-from scalenet_mm.utils.timing import paired_medians, peak_memory_mib
+from scalenet_mm.analysis.timing import paired_medians, peak_memory_mib
+from scalenet_mm.config_tools.backbone_config import build_model, load_config
 
 
 class Subject:

@@ -40,8 +40,8 @@ from typing import Callable, Optional
 import torch
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.benchmark_models import ARCHS, build_models, checkpoint_bytes, reference_name
-from scalenet_mm.utils.timing import interleaved_times, peak_memory_mib
+from scalenet_mm.analysis.benchmark_models import ARCHS, build_models, checkpoint_bytes, reference_name
+from scalenet_mm.analysis.timing import interleaved_times, peak_memory_mib
 
 # the output-error check of bf16 variants: ours may be at most this many times less exact than its counterpart
 PRECISION_FACTOR = 2.0

@@ -30,11 +30,11 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import load_checkpoint
 
 import scalenet_mm  # noqa: F401  (registers our modules; safe loading of mmengine checkpoints)
-from scalenet_mm.utils.backbone_config import build_model, load_config
-from scalenet_mm.utils.config_task import TASK_METRICS, task_input_hw, task_of
-from scalenet_mm.utils.flops import count_flops
-from scalenet_mm.utils.param_count import count_parameters
-from scalenet_mm.utils.tool_config import add_trust_argument, apply_trust_argument
+from scalenet_mm.analysis.flops import count_flops
+from scalenet_mm.analysis.param_count import count_parameters
+from scalenet_mm.config_tools.backbone_config import build_model, load_config
+from scalenet_mm.config_tools.config_task import TASK_METRICS, task_input_hw, task_of
+from scalenet_mm.config_tools.tool_config import add_trust_argument, apply_trust_argument
 
 BEGIN, END = '<!-- zoo-table:begin -->', '<!-- zoo-table:end -->'
 # model settings that do not change the inference cost: models differing only here share one FLOP count

@@ -8,8 +8,8 @@ import argparse
 from mmengine.config import DictAction
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.backbone_config import build_backbone, load_config
-from scalenet_mm.utils.param_count import count_parameters, format_parameter_table
+from scalenet_mm.analysis.param_count import count_parameters, format_parameter_table
+from scalenet_mm.config_tools.backbone_config import build_backbone, load_config
 
 
 def main() -> None:

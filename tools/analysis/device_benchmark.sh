@@ -12,7 +12,7 @@
 # QUICK=1: the same steps on the CPU at 1x3x64x64 with the aot_eager backend, to check the script itself.
 # A machine with only torch: pure-Python wheels in .whl/ (mmengine, mmcv-lite, mmdet, addict, termcolor,
 # yapf, platformdirs) are installed to /tmp/site first; mmdet's Swin then runs from its own files without
-# mmcv's compiled ops (scalenet_mm.utils.benchmark_models.import_mmdet_swin).
+# mmcv's compiled ops (scalenet_mm.analysis.benchmark_models.import_mmdet_swin).
 set -euo pipefail
 OUT_DIR=${1:-work_dirs/speed_gpu}
 mkdir -p "$OUT_DIR"

@@ -17,8 +17,9 @@ from typing import Optional
 from mmengine.config import DictAction
 
 import scalenet_mm  # noqa: F401
+from scalenet_mm.config_tools.backbone_config import build_backbone, load_config
+from scalenet_mm.models.scaling.scalenet_backbone import ScaleNetBackbone
 from scalenet_mm.models.scaling.shared_positions import SharedPositions
-from scalenet_mm.utils.backbone_config import ScaleNetBackbone, build_backbone, load_config
 
 PER_ROW = 12  # positions per row of the drawing
 
@@ -45,7 +46,7 @@ class PositionInfo:
 
 def select_positions(backbone: ScaleNetBackbone, stage: int) -> SharedPositions:
     """The positions to draw: Swin stage ``stage``, or the ViT itself (``stage`` 0)."""
-    sequences = list(backbone.stages) if backbone.architecture == 'swin' else [backbone]
+    sequences = list(backbone.shared_positions().values())
     if not 0 <= stage < len(sequences):
         raise ValueError(f'--stage {stage}: the {backbone.architecture} backbone has stage(s) '
                          f'0..{len(sequences) - 1}')

@@ -35,10 +35,10 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.active_clock import ActiveClock
-from scalenet_mm.utils.backbone_config import load_config
-from scalenet_mm.utils.flops import count_flops
-from scalenet_mm.utils.param_count import count_parameters
+from scalenet_mm.analysis.active_clock import ActiveClock
+from scalenet_mm.analysis.flops import count_flops
+from scalenet_mm.analysis.param_count import count_parameters
+from scalenet_mm.config_tools.backbone_config import load_config
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import argparse
 from mmengine.config import DictAction
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.backbone_config import build_backbone, build_model, load_config
-from scalenet_mm.utils.flops import count_flops, flops_by_stage
-from scalenet_mm.utils.param_count import count_parameters
+from scalenet_mm.analysis.flops import count_flops, flops_by_stage
+from scalenet_mm.analysis.param_count import count_parameters
+from scalenet_mm.config_tools.backbone_config import build_backbone, build_model, load_config
 
 # ops that FLOP counts leave out by convention (element-wise, copies): not reported as missing
 ELEMENTWISE = ('aten::fill_', 'aten::mul', 'aten::add', 'aten::sub', 'aten::rsub', 'aten::ne', 'aten::pad',

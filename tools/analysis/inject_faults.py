@@ -38,9 +38,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from scalenet_mm.checkpoint.resume_target import read_last_checkpoint, unreadable_reason  # noqa: E402
+from scalenet_mm.config_tools.backbone_config import load_config  # noqa: E402
 from scalenet_mm.engine.atomic_local_backend import PARTIAL_FILE  # noqa: E402
 from scalenet_mm.engine.fault_injection_hook import FAULT_POINTS  # noqa: E402
-from scalenet_mm.utils.backbone_config import load_config  # noqa: E402
 
 CHECKPOINT_HOOKS = {'crash_safe': 'scalenet_mm.CrashSafeCheckpointHook', 'mmengine': 'CheckpointHook'}
 

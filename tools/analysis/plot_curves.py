@@ -12,7 +12,7 @@ lr key plus every metric found. One panel per key, one line per log.
 import argparse
 import os.path as osp
 
-from scalenet_mm.utils.training_curves import BOOKKEEPING, default_keys, plot_curves, read_scalars, series
+from scalenet_mm.analysis.training_curves import BOOKKEEPING, default_keys, plot_curves, read_scalars, series
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from torch.autograd.profiler_util import FunctionEvent
 from torch.profiler import ProfilerActivity, profile
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.benchmark_models import MODEL_NAMES, build_models
+from scalenet_mm.analysis.benchmark_models import MODEL_NAMES, build_models
 
 CATEGORIES = ('window partition/reverse', 'roll', 'pad', 'mask', 'norms', 'linears', 'adapters',
               'attention', 'GELU', 'patch embed conv', 'other (reshapes, copies, residual adds)')

@@ -18,8 +18,8 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.utils.backbone_config import load_config
-from scalenet_mm.utils.timing import resident_set_mib
+from scalenet_mm.analysis.timing import resident_set_mib
+from scalenet_mm.config_tools.backbone_config import load_config
 
 
 class SoakFinished(Exception):

@@ -3,7 +3,6 @@ import torch.nn as nn
 from mmengine.logging import MMLogger
 from mmengine.model.weight_init import trunc_normal_
 
-from ...checkpoint.load import load_pretrained
 from ..scaling.trainable import start_as_source
 
 
@@ -28,6 +27,8 @@ class PretrainedInit:
         if self.init_cfg is None:
             self.random_init()
         else:
+            # imported here: the checkpoint code reads models.scaling, so models cannot import it at load time
+            from ...checkpoint.load import load_pretrained
             report = load_pretrained(self, self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix'))
             MMLogger.get_current_instance().info(report.summary())
         self._is_init = True

@@ -21,21 +21,23 @@ from typing import Any, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from ...registry import MODELS
 from ..layers.patch_layers import PatchEmbed, PatchMerging
+from ..layers.position_resize import resize_pos_embed
 from ..layers.shift_modes import resolve_shift_modes
 from ..layers.swin_block import SWIN_NORM_NAMES, SwinBlock, SwinPositionContext
 from ..layers.window_attention import window_geometry
 from ..scaling.adapters import AdapterConfig, parse_adapter_config
 from ..scaling.layer_map import LayerMapSpec, StagePlan, plan_stages
 from ..scaling.shared_positions import SharedPositions
-from ..scaling.trainable import apply_trainable_policy, check_trainable
-from .pretrained_init import PretrainedInit, init_linears_and_norms
-from .swin_arguments import check_layer_configs, check_strides, resolve_arch, resolve_init_cfg, to_2tuple
+from ..scaling.trainable import check_trainable
+from .backbone_arguments import check_norm_and_act, check_share_norms, resolve_init_cfg, to_2tuple
+from .backbone_mixin import ScaleNetBackboneMixin
+from .pretrained_init import init_linears_and_norms
+from .swin_arguments import check_strides, resolve_arch
 
 
 class ScaleNetStage(SharedPositions):
@@ -88,7 +90,7 @@ class ScaleNetStage(SharedPositions):
 
 
 @MODELS.register_module()
-class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
+class ScaleNetSwinTransformer(ScaleNetBackboneMixin, BaseModule):
     """Swin Transformer deepened by stage-wise weight sharing with per-position adapters (ScaleNet).
 
     Args:
@@ -138,6 +140,7 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
     """
 
     architecture = 'swin'  # which checkpoint layouts apply (scalenet_mm.checkpoint)
+    embedding_names = ('patch_embed', 'absolute_pos_embed')
 
     def __init__(self,
                  arch: Optional[Union[str, dict]] = None,
@@ -182,15 +185,13 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
         adapter_cfg = parse_adapter_config(adapter)
         num_stages = len(plans)
         check_strides(strides, patch_size, num_stages)
-        check_layer_configs(norm_cfg, act_cfg)
+        check_norm_and_act(norm_cfg, act_cfg, 'Swin', eps=1e-5, freeze_with='frozen_stages or trainable')
         init_cfg = resolve_init_cfg(init_cfg, pretrained)
         pretrain_grid = tuple(side // patch_size for side in to_2tuple(pretrain_img_size, 'pretrain_img_size'))
         if not isinstance(convert_weights, bool):
             raise ValueError(f'convert_weights={convert_weights!r} must be True or False')
         check_trainable(trainable, adapter_cfg is not None)
-        if unshare and not share_norms:
-            raise ValueError('share_norms=False gives inserted positions norms of their own; with unshare=True every '
-                             'position already owns its block and its norms: leave share_norms=True')
+        check_share_norms(share_norms, unshare, 'block')
         bad_out = [i for i in out_indices if not 0 <= i < num_stages]
         if bad_out or len(set(out_indices)) != len(out_indices):
             raise ValueError(f'out_indices={tuple(out_indices)} must be distinct stage indices in 0..{num_stages - 1}')
@@ -233,8 +234,8 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
 
     # ------------------------------------------------------------------ trainable set
     def apply_trainable_policy(self) -> None:
-        """Set ``requires_grad`` from ``trainable`` (by module type) and ``frozen_stages``."""
-        apply_trainable_policy(self, self.trainable)
+        """Set ``requires_grad`` from ``trainable`` (by module type) and ``frozen_stages`` (in eval mode)."""
+        super().apply_trainable_policy()
         for module in self.frozen_modules():
             module.eval()
             for param in module.parameters():
@@ -252,14 +253,6 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
             if i in self.out_indices:
                 modules.append(getattr(self, f'norm{i}'))
         return modules
-
-    def train(self, mode: bool = True) -> 'ScaleNetSwinTransformer':
-        """Set train/eval mode and re-apply the ``trainable`` policy and ``frozen_stages`` (``requires_grad``,
-        frozen stages in eval mode), as mmdet's Swin re-freezes in ``train()``: a ``requires_grad_`` from
-        outside code does not silently train frozen weights. Returns ``self``."""
-        super().train(mode)
-        self.apply_trainable_policy()
-        return self
 
     # ------------------------------------------------------------------ initialisation
     def random_init(self) -> None:
@@ -294,48 +287,4 @@ class ScaleNetSwinTransformer(PretrainedInit, BaseModule):
 
     def position_embedding(self, hw_shape: tuple[int, int]) -> torch.Tensor:
         """``(1, H*W, C)``: ``absolute_pos_embed`` as is for the pretraining grid, else resized bicubically."""
-        embed = self.absolute_pos_embed
-        if tuple(hw_shape) == self.pretrain_grid:
-            return embed
-        grid = embed.view(1, *self.pretrain_grid, -1).permute(0, 3, 1, 2)
-        grid = F.interpolate(grid, size=hw_shape, mode='bicubic', align_corners=False)
-        return grid.flatten(2).transpose(1, 2)
-
-    # ------------------------------------------------------------------ layer-wise lr decay
-    def get_layer_depth(self, param_name: str, prefix: str = '') -> tuple[int, int]:
-        """``(layer_depth, num_layers)`` of a parameter, counting *positions* (mmpretrain convention).
-
-        ``num_layers = total positions + 2``; the patch embed is layer 0; a block counts at the first
-        position that runs it; adapters and per-position norms at their position; a downsample at the last
-        position of its stage; everything else (output norms) at ``num_layers - 1``.
-        """
-        num_layers = sum(stage.depth for stage in self.stages) + 2
-        if not param_name.startswith(prefix):
-            return num_layers - 1, num_layers
-        name = param_name[len(prefix):]
-        parts = name.split('.')
-        if parts[0] in ('patch_embed', 'absolute_pos_embed'):
-            return 0, num_layers
-        if parts[0] != 'stages':
-            return num_layers - 1, num_layers
-        s = int(parts[1])
-        stage = self.stages[s]
-        before = sum(st.depth for st in self.stages[:s])
-        if parts[2] == 'downsample':
-            return before + stage.depth, num_layers
-        index = int(parts[3])
-        position = stage.position_block.index(index) if parts[2] == 'blocks' else index
-        return before + position + 1, num_layers
-
-    # ------------------------------------------------------------------ description
-    @property
-    def scaled_depths(self) -> tuple[int, ...]:
-        return tuple(plan.depth for plan in self.plans)
-
-    @property
-    def source_depths(self) -> tuple[int, ...]:
-        return tuple(plan.source_depth for plan in self.plans)
-
-    def extra_repr(self) -> str:
-        return (f'source_depths={self.source_depths}, scaled_depths={self.scaled_depths}, '
-                f'unshare={self.unshare}, adapter={self.adapter_cfg}, trainable={self.trainable!r}')
+        return resize_pos_embed(self.absolute_pos_embed, self.pretrain_grid, hw_shape, mode='bicubic')

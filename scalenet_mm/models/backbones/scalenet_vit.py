@@ -18,26 +18,27 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from ...registry import MODELS
 from ..layers.patch_layers import PatchEmbed
+from ..layers.position_resize import resize_pos_embed
 from ..layers.vit_block import VIT_NORM_NAMES, PackedProjections, ViTBlock
 from ..scaling.adapters import parse_adapter_config
 from ..scaling.layer_map import plan_stages
 from ..scaling.shared_positions import SharedPositions
-from ..scaling.trainable import apply_trainable_policy, check_trainable
-from .pretrained_init import PretrainedInit, init_linears_and_norms
-from .swin_arguments import resolve_init_cfg, to_2tuple
-from .vit_arguments import check_mmseg_options, layer_norm_eps, resolve_vit_arch
+from ..scaling.trainable import check_trainable
+from .backbone_arguments import check_norm_and_act, check_share_norms, resolve_init_cfg, to_2tuple
+from .backbone_mixin import ScaleNetBackboneMixin
+from .pretrained_init import init_linears_and_norms
+from .vit_arguments import check_mmseg_options, resolve_vit_arch
 
 ViTLayerMap = Union[str, Sequence[int], Sequence[Sequence[int]]]
 
 
 @MODELS.register_module()
-class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
+class ScaleNetVisionTransformer(SharedPositions, ScaleNetBackboneMixin, BaseModule):
     """Plain ViT / DeiT deepened by weight sharing with per-position adapters (ScaleNet).
 
     Args:
@@ -68,6 +69,7 @@ class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
 
     blocks_name = 'layers'
     architecture = 'vit'  # which checkpoint layouts apply (scalenet_mm.checkpoint)
+    embedding_names = ('cls_token', 'pos_embed', 'patch_embed')
 
     def __init__(self,
                  arch: Optional[Union[str, dict]] = None,
@@ -117,13 +119,11 @@ class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
         plan = plan_stages([arch_cfg['num_layers']], depth_scale,
                            None if scaled_depth is None else [scaled_depth], layer_map)[0]
         adapter_cfg = parse_adapter_config(adapter)
-        norm_eps = layer_norm_eps(norm_cfg, act_cfg)
+        norm_eps = check_norm_and_act(norm_cfg, act_cfg, 'ViT', eps=None)
         check_mmseg_options(patch_pad, num_fcs, pre_norm, norm_eval, frozen_exclude, interpolate_mode,
                             with_cls_token, output_cls_token)
         check_trainable(trainable, adapter_cfg is not None)
-        if unshare and not share_norms:
-            raise ValueError('share_norms=False gives inserted positions norms of their own; with unshare=True every '
-                             'position already owns its layer and its norms: leave share_norms=True')
+        check_share_norms(share_norms, unshare, 'layer')
         init_cfg = resolve_init_cfg(init_cfg, pretrained)
         img_hw = to_2tuple(img_size, 'img_size')
         positions = list(out_indices) if isinstance(out_indices, (list, tuple)) else [out_indices]
@@ -160,14 +160,7 @@ class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
                              gate_inserted=gate_inserted)
         if final_norm:
             self.ln1 = nn.LayerNorm(dims, eps=norm_eps)
-        apply_trainable_policy(self, trainable)
-
-    def train(self, mode: bool = True) -> 'ScaleNetVisionTransformer':
-        """Set train/eval mode and re-apply the ``trainable`` policy (``requires_grad``), as the Swin does; returns
-        ``self``."""
-        super().train(mode)
-        apply_trainable_policy(self, self.trainable)
-        return self
+        self.apply_trainable_policy()
 
     # ------------------------------------------------------------------ initialisation
     def random_init(self) -> None:
@@ -213,39 +206,5 @@ class ScaleNetVisionTransformer(SharedPositions, PretrainedInit, BaseModule):
 
     def position_embedding(self, hw_shape: tuple[int, int]) -> torch.Tensor:
         """``(1, 1 + H*W, C)``: ``pos_embed`` as is on the pretraining grid, else its patch part resized."""
-        if tuple(hw_shape) == self.pretrain_grid:
-            return self.pos_embed
-        grid = self.pos_embed[:, 1:].reshape(1, *self.pretrain_grid, -1).permute(0, 3, 1, 2)
-        grid = F.interpolate(grid, size=hw_shape, mode=self.interpolate_mode, align_corners=False
-                             if self.interpolate_mode in ('bilinear', 'bicubic') else None)
-        return torch.cat([self.pos_embed[:, :1], grid.flatten(2).transpose(1, 2)], dim=1)
-
-    # ------------------------------------------------------------------ layer-wise lr decay
-    def get_layer_depth(self, param_name: str, prefix: str = '') -> tuple[int, int]:
-        """``(layer_depth, num_layers)`` counting *positions* (mmpretrain convention): ``num_layers = d' + 2``;
-        embeddings are layer 0; a shared layer counts at the first position that runs it; adapters and
-        per-position norms at their position; everything else (the final norm) at ``num_layers - 1``."""
-        num_layers = self.depth + 2
-        if not param_name.startswith(prefix):
-            return num_layers - 1, num_layers
-        parts = param_name[len(prefix):].split('.')
-        if parts[0] in ('cls_token', 'pos_embed', 'patch_embed'):
-            return 0, num_layers
-        if parts[0] == 'layers':
-            return self.position_block.index(int(parts[1])) + 1, num_layers
-        if parts[0] in ('adapters', 'position_norms', 'gates'):
-            return int(parts[1]) + 1, num_layers
-        return num_layers - 1, num_layers
-
-    # ------------------------------------------------------------------ description
-    @property
-    def scaled_depths(self) -> tuple[int, ...]:
-        return (self.plan.depth,)
-
-    @property
-    def source_depths(self) -> tuple[int, ...]:
-        return (self.plan.source_depth,)
-
-    def extra_repr(self) -> str:
-        return (f'source_depths={self.source_depths}, scaled_depths={self.scaled_depths}, '
-                f'unshare={self.unshare}, adapter={self.adapter_cfg}, trainable={self.trainable!r}')
+        return resize_pos_embed(self.pos_embed, self.pretrain_grid, hw_shape, mode=self.interpolate_mode,
+                                num_extra_tokens=1)

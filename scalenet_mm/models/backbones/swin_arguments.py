@@ -3,8 +3,8 @@
 :class:`ScaleNetSwinTransformer` takes either our ``arch`` (an mmpretrain-style zoo name or dict) or
 mmdet/mmseg's ``embed_dims`` / ``depths`` / ``num_heads``, and every other argument of their
 ``SwinTransformer`` with its meaning, so a shipped mmdet/mmseg config works after changing ``type``. What
-cannot be honoured (another norm or activation, a patch stride other than the patch size, a merging
-stride other than 2) is refused here, with the reason, before anything is built.
+cannot be honoured (a patch stride other than the patch size, a merging stride other than 2; another norm or
+activation in :mod:`.backbone_arguments`) is refused, with the reason, before anything is built.
 """
 from typing import Any, Optional, Sequence, Union
 
@@ -57,44 +57,3 @@ def check_strides(strides: Optional[Sequence[int]], patch_size: int, num_stages:
         raise ValueError(f'strides={tuple(strides)} cannot be honoured: the patch embedding is non-overlapping '
                          f'(stride = patch_size = {patch_size}) and each patch merging halves the map, so strides '
                          f'must be {expected} for {num_stages} stages')
-
-
-def check_layer_configs(norm_cfg: Optional[dict], act_cfg: Optional[dict]) -> None:
-    """Only LayerNorm and (exact) GELU are implemented, as in every Swin checkpoint."""
-    norm = dict(norm_cfg or {})
-    if norm.pop('type', None) != 'LN' or norm.pop('requires_grad', True) is not True or \
-            norm.pop('eps', 1e-5) != 1e-5 or norm:
-        raise ValueError(f"norm_cfg={norm_cfg!r} cannot be honoured: the Swin blocks use LayerNorm (eps 1e-5); "
-                         "use norm_cfg=dict(type='LN') (freeze with frozen_stages or trainable instead of "
-                         'requires_grad)')
-    act = dict(act_cfg or {})
-    if act.pop('type', None) != 'GELU' or act.pop('approximate', 'none') != 'none' or act:
-        raise ValueError(f"act_cfg={act_cfg!r} cannot be honoured: the Swin MLP uses exact GELU; use "
-                         "act_cfg=dict(type='GELU')")
-
-
-def resolve_init_cfg(init_cfg: Optional[dict], pretrained: Optional[str]) -> Optional[dict]:
-    """mmdet's deprecated ``pretrained=<path>`` as ``init_cfg``; only ``Pretrained`` init configs are taken."""
-    if pretrained is not None:
-        if init_cfg is not None:
-            raise ValueError('init_cfg and pretrained cannot be given together (pretrained is the deprecated '
-                             "form of init_cfg=dict(type='Pretrained', checkpoint=...))")
-        if not isinstance(pretrained, str):
-            raise ValueError(f'pretrained={pretrained!r} must be a checkpoint path or URL, or None')
-        init_cfg = dict(type='Pretrained', checkpoint=pretrained)
-    if init_cfg is not None and (init_cfg.get('type') != 'Pretrained' or 'checkpoint' not in init_cfg
-                                 or set(init_cfg) - {'type', 'checkpoint', 'prefix'}):
-        raise ValueError(f"init_cfg={init_cfg!r}: only dict(type='Pretrained', checkpoint=..., prefix=...) is "
-                         'supported; leave init_cfg=None for random initialisation')
-    return init_cfg
-
-
-def to_2tuple(size: Union[int, Sequence[int]], name: str) -> tuple[int, int]:
-    """``224 -> (224, 224)``; ``(h, w)`` as is; anything else is refused naming the argument."""
-    if isinstance(size, int):
-        return size, size
-    if len(size) == 1:
-        return int(size[0]), int(size[0])
-    if len(size) == 2:
-        return int(size[0]), int(size[1])
-    raise ValueError(f'{name}={size!r} must be an int or (height, width)')

@@ -40,18 +40,6 @@ def resolve_vit_arch(arch: Optional[Union[str, dict]], embed_dims: Optional[int]
                      'num_heads')
 
 
-def layer_norm_eps(norm_cfg: Optional[dict], act_cfg: Optional[dict]) -> float:
-    """The LayerNorm epsilon of ``norm_cfg``; only LayerNorm and exact GELU are implemented."""
-    norm = dict(norm_cfg or {})
-    eps = norm.pop('eps', 1e-5)
-    if norm.pop('type', None) != 'LN' or norm.pop('requires_grad', True) is not True or norm:
-        raise ValueError(f"norm_cfg={norm_cfg!r} cannot be honoured: the ViT blocks use LayerNorm; use "
-                         "norm_cfg=dict(type='LN', eps=...) (freeze with trainable instead of requires_grad)")
-    act = dict(act_cfg or {})
-    if act.pop('type', None) != 'GELU' or act.pop('approximate', 'none') != 'none' or act:
-        raise ValueError(f"act_cfg={act_cfg!r} cannot be honoured: the ViT MLP uses exact GELU; use "
-                         "act_cfg=dict(type='GELU')")
-    return float(eps)
 
 
 def check_mmseg_options(patch_pad: Any, num_fcs: int, pre_norm: bool, norm_eval: bool,

@@ -22,7 +22,14 @@ reads:
 Shared (``unshare=False``): owned block ``b`` *is* source block ``b`` (``block_source = 0..d-1``) and
 ``position_block`` is the layer map. Unshared: every position owns a block (``position_block = 0..d'-1``)
 initialised from its source (``block_source`` is the layer map).
+
+These names are parsed in one place, :func:`parse_position_key` (and :meth:`SharedPositions.position_of`):
+the checkpoint loader, the exporter, the layout detection and both backbones' ``get_layer_depth`` read keys
+through it.
 """
+import functools
+import re
+from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -32,6 +39,56 @@ import torch.utils.checkpoint as checkpoint
 from .adapters import AdapterConfig, build_position_adapters
 from .layer_map import StagePlan
 from .position import PositionContext
+
+# the state-dict names a sequence of shared positions registers beside its owned blocks (``{blocks_name}.{b}``)
+PER_POSITION_PARTS = ('adapters', 'position_norms', 'gates')  # followed by ``.{position}``
+LAYER_MAP = 'layer_map'
+
+
+@dataclass(frozen=True)
+class PositionKey:
+    """A state-dict key of a sequence of shared positions, taken apart.
+
+    Attributes:
+        prefix: the sequence's key prefix (``'stages.1.'`` in a Swin, ``''`` in a ViT).
+        part: the blocks' name (``blocks`` / ``layers``), one of :data:`PER_POSITION_PARTS`, or
+            :data:`LAYER_MAP`.
+        index: the owned block (blocks) or the position (per-position parts); None for the layer map.
+        rest: what follows, with its leading dot (``'.attn.w_msa.qkv.weight'``); ``''`` when nothing does.
+    """
+    prefix: str
+    part: str
+    index: Optional[int]
+    rest: str
+
+    @property
+    def is_per_position(self) -> bool:
+        """An adapter, per-position norm or gate: a tensor of one position."""
+        return self.part in PER_POSITION_PARTS
+
+
+@functools.lru_cache(maxsize=None)
+def _position_key_pattern(blocks_name: Optional[str]) -> 're.Pattern[str]':
+    parts = PER_POSITION_PARTS + ((blocks_name,) if blocks_name else ())
+    # the shortest prefix first: a block's own ``ffn.layers.1`` is not the ViT's ``layers.{b}``
+    return re.compile(rf'(?P<prefix>(?:.*?\.)??)(?:(?P<part>{"|".join(map(re.escape, parts))})\.(?P<index>\d+)'
+                      rf'(?P<rest>\..*)?|(?P<map>{LAYER_MAP}))$')
+
+
+def parse_position_key(key: str, blocks_name: Optional[str] = None) -> Optional[PositionKey]:
+    """``key`` taken apart (see :class:`PositionKey`), or None when it is no per-position tensor, layer map or
+    (given ``blocks_name``) owned-block tensor of a sequence of shared positions.
+
+    ``'stages.1.adapters.3.fc1.down.weight'`` -> ``('stages.1.', 'adapters', 3, '.fc1.down.weight')``;
+    ``'layer_map'`` -> ``('', 'layer_map', None, '')``; with ``blocks_name='layers'``,
+    ``'layers.2.ffn.layers.1.weight'`` -> ``('', 'layers', 2, '.ffn.layers.1.weight')``.
+    """
+    match = _position_key_pattern(blocks_name).match(key)
+    if match is None:
+        return None
+    if match['map'] is not None:
+        return PositionKey(match['prefix'], LAYER_MAP, None, '')
+    return PositionKey(match['prefix'], match['part'], int(match['index']), match['rest'] or '')
 
 
 class SharedPositions(nn.Module):
@@ -70,7 +127,7 @@ class SharedPositions(nn.Module):
         self.position_block = tuple(range(plan.depth)) if unshare else plan.layer_map
         self.block_source = plan.layer_map if unshare else tuple(range(plan.source_depth))
         self.add_module(self.blocks_name, nn.ModuleList([build_block() for _ in self.block_source]))
-        self.register_buffer('layer_map', torch.tensor(self.position_block, dtype=torch.long))
+        self.register_buffer(LAYER_MAP, torch.tensor(self.position_block, dtype=torch.long))
         inserted = set(range(plan.depth)) - set(plan.original_positions)
         self.adapters = nn.ModuleList([
             build_position_adapters(adapter, embed_dims, hidden_dims)
@@ -91,6 +148,20 @@ class SharedPositions(nn.Module):
     def depth(self) -> int:
         """Number of positions ``d'``."""
         return self.plan.depth
+
+    def parse_key(self, name: str) -> Optional[PositionKey]:
+        """``name`` (relative to this sequence) taken apart, or None when it is not one of the sequence's block,
+        per-position or layer-map tensors (e.g. a Swin stage's ``downsample``, a ViT's ``pos_embed``)."""
+        key = parse_position_key(name, self.blocks_name)
+        return key if key is not None and key.prefix == '' else None
+
+    def position_of(self, name: str) -> Optional[int]:
+        """The position at which tensor ``name`` (relative to this sequence) first runs: the first position that
+        runs its block, or the position of a per-position tensor; None for the layer map and other tensors."""
+        key = self.parse_key(name)
+        if key is None or key.index is None:
+            return None
+        return self.position_block.index(key.index) if key.part == self.blocks_name else key.index
 
     def layer_map_mismatch(self, saved_map: torch.Tensor) -> Optional[str]:
         """Why a checkpoint's ``layer_map`` buffer cannot load here, or None when it equals ours."""

@@ -11,13 +11,17 @@ from typing import Any, Optional
 from mmengine.config import Config
 
 from ..models.backbones.swin_arguments import MM_SWIN_DEFAULTS
+from ..models.scaling.trainable import TRAINABLE_POLICIES
 
 SWIN_TYPES = ('SwinTransformer', 'mmdet.SwinTransformer', 'mmseg.SwinTransformer')
-TRAINABLE_NOTES = {
+# what each trainable policy of the backbone (models/scaling/trainable.py) means, in the written config's header;
+# keyed by TRAINABLE_POLICIES, so a new policy without a note fails here, at import
+_SWIN_POLICY_NOTES = {
     'all': 'every backbone weight trained (full fine-tuning)',
     'adapters_norms': 'shared Swin weights frozen, adapters and LayerNorms trained (parameter-efficient)',
     'adapters': 'only the adapters trained in the backbone',
 }
+TRAINABLE_NOTES = {policy: _SWIN_POLICY_NOTES[policy] for policy in TRAINABLE_POLICIES}
 
 
 def swin_backbone(cfg: Config) -> Optional[dict]:
@@ -62,8 +66,8 @@ def scalenet_config_text(source: str, dest: str, depth_scale: float, adapter: Op
         raise ValueError(f'{source} has {what}, not one of {SWIN_TYPES}: nothing to convert')
     if drop_path_rate is not None and not 0 <= drop_path_rate < 1:
         raise ValueError(f'drop_path_rate={drop_path_rate!r} must be in [0, 1), e.g. 0.3')
-    if trainable not in TRAINABLE_NOTES:
-        raise ValueError(f'trainable={trainable!r} is not known; use one of {tuple(TRAINABLE_NOTES)}')
+    if trainable not in TRAINABLE_POLICIES:
+        raise ValueError(f'trainable={trainable!r} is not known; use one of {TRAINABLE_POLICIES}')
     imports = cfg.get('custom_imports', {}).get('imports', [])
     imports = [imports] if isinstance(imports, str) else list(imports)  # mmengine takes one module name as a str
     imports = imports + ['scalenet_mm'] if 'scalenet_mm' not in imports else imports

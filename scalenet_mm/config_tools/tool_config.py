@@ -9,8 +9,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..checkpoint.safe_loading import trust_all_checkpoints
 from .backbone_config import load_config
-from .safe_loading import trust_all_checkpoints
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,12 +1,12 @@
 """Build the model or backbone a config describes (for the checkpoint and analysis tools, pre-run checks)."""
-from typing import Optional, Union
+from typing import Optional
 
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.registry import DefaultScope
 
-from ..models.backbones import ScaleNetSwinTransformer, ScaleNetVisionTransformer
+from ..models.scaling.scalenet_backbone import ScaleNetBackbone
 from ..registry import MODELS
 
 
@@ -16,9 +16,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
-
-
-ScaleNetBackbone = Union[ScaleNetSwinTransformer, ScaleNetVisionTransformer]
 
 
 def build_backbone(cfg: Config, with_init_cfg: bool = False) -> ScaleNetBackbone:
@@ -34,7 +31,7 @@ def build_backbone(cfg: Config, with_init_cfg: bool = False) -> ScaleNetBackbone
     if not with_init_cfg:
         backbone_cfg.pop('init_cfg', None)
     backbone = MODELS.build(backbone_cfg)
-    if not isinstance(backbone, (ScaleNetSwinTransformer, ScaleNetVisionTransformer)):
+    if not isinstance(backbone, ScaleNetBackbone):
         raise ValueError(f'model.backbone is a {type(backbone).__name__}, not a ScaleNetSwinTransformer or '
                          'ScaleNetVisionTransformer')
     return backbone

@@ -74,11 +74,11 @@ def check_model(cfg: Config, pretrained_backbone: bool = True) -> None:
     the backbone's local pretrained checkpoint into it (format, architecture, NaN checks), so a bad request
     fails before a work dir is written. The model is discarded."""
     from ..checkpoint.load import load_pretrained
-    from ..models.backbones.pretrained_init import PretrainedInit
+    from ..models.scaling.scalenet_backbone import ScaleNetBackbone
     from .backbone_config import build_model
     model = build_model(cfg, with_init_cfg=True)
     backbone = getattr(model, 'backbone', None)
-    if pretrained_backbone and isinstance(backbone, PretrainedInit) and backbone.init_cfg is not None:
+    if pretrained_backbone and isinstance(backbone, ScaleNetBackbone) and backbone.init_cfg is not None:
         checkpoint = backbone.init_cfg['checkpoint']
         if '://' not in str(checkpoint):
             load_pretrained(backbone, checkpoint, prefix=backbone.init_cfg.get('prefix'))
