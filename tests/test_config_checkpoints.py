@@ -15,6 +15,8 @@ from scalenet_mm.registry import MODELS
 from released_layouts import random_timm_swin, released_file, write_released_file
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'scalenet'
+
+
 @pytest.fixture(scope='module')
 def timm_models():
     cache = {}

@@ -7,6 +7,8 @@ import pytest
 import torch
 import torch.nn as nn
 
+from scalenet_mm.analysis.activation_memory import saved_activation_bytes
+
 from conftest import REPO, run_script
 
 TOOL = REPO / 'tools/analysis/estimate_resources.py'
@@ -20,17 +22,17 @@ def tool():
     return runpy.run_path(str(TOOL))
 
 
-def test_saved_activations_are_counted_once_per_storage_without_weights(tool):
+def test_saved_activations_are_counted_once_per_storage_without_weights():
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
     x = torch.randn(2, 4)
     # Linear keeps its input for the weight gradient (2x4 floats), ReLU its output (2x3); the weight is excluded
-    assert tool['saved_activation_bytes'](lambda: model(x), model) == (8 + 6) * 4
+    assert saved_activation_bytes(lambda: model(x), model) == (8 + 6) * 4
     y = torch.randn(5, requires_grad=True)
     # x * x keeps x twice: one storage; a view keeps its base's storage
-    assert tool['saved_activation_bytes'](lambda: y * y, nn.Module()) == 5 * 4
-    assert tool['saved_activation_bytes'](lambda: y[1:] * y[:-1], nn.Module()) == 5 * 4
+    assert saved_activation_bytes(lambda: y * y, nn.Module()) == 5 * 4
+    assert saved_activation_bytes(lambda: y[1:] * y[:-1], nn.Module()) == 5 * 4
     with torch.no_grad():
-        assert tool['saved_activation_bytes'](lambda: model(x), model) == 0
+        assert saved_activation_bytes(lambda: model(x), model) == 0
 
 
 def test_the_schedules_iterations_follow_the_config_and_the_dataset(tool):

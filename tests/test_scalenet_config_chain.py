@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from scalenet_mm.utils.backbone_config import build_model, load_config
+from scalenet_mm.config_tools.backbone_config import build_model, load_config
 
 from conftest import run_script
 

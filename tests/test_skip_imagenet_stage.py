@@ -23,8 +23,8 @@ import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
 from scalenet_mm.checkpoint import load_pretrained
+from scalenet_mm.config_tools.backbone_config import build_model
 from scalenet_mm.models.scaling.adapters import LowRankAdapter
-from scalenet_mm.utils.backbone_config import build_model
 
 from released_layouts import random_timm_swin, released_file, write_released_file
 

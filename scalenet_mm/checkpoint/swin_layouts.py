@@ -182,4 +182,3 @@ class SwinLayout(BackboneLayout):
                     raise ValueError(f'stage {s} position {p} runs {"SW" if shifted else "W"}-MSA, but a plain Swin '
                                      f'runs {"SW" if p % 2 else "W"}-MSA there (shift_policy=\'inherit_source\'): '
                                      'a plain Swin cannot express this model')
-

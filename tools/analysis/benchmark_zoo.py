@@ -20,7 +20,6 @@ import numbers
 import os
 import os.path as osp
 import platform
-import re
 import time
 from typing import Any, Optional
 
@@ -31,12 +30,13 @@ from mmengine.runner.checkpoint import load_checkpoint
 
 import scalenet_mm  # noqa: F401  (registers our modules; safe loading of mmengine checkpoints)
 from scalenet_mm.analysis.flops import count_flops
+from scalenet_mm.analysis.marked_block import check_marked_block, replace_marked_block
 from scalenet_mm.analysis.param_count import count_parameters
 from scalenet_mm.config_tools.backbone_config import build_model, load_config
 from scalenet_mm.config_tools.config_task import TASK_METRICS, task_input_hw, task_of
 from scalenet_mm.config_tools.tool_config import add_trust_argument, apply_trust_argument
 
-BEGIN, END = '<!-- zoo-table:begin -->', '<!-- zoo-table:end -->'
+PAGE_BLOCK = 'zoo-table'
 # model settings that do not change the inference cost: models differing only here share one FLOP count
 TRAINING_ONLY_KEYS = ('init_cfg', 'trainable', 'drop_path_rate', 'train_cfg', 'head_init', 'mixup', 'pretrained')
 
@@ -63,10 +63,7 @@ def check_request(entries: list[tuple[str, Optional[str]]], page: Optional[str],
     for cfg in configs:
         task_input_hw(cfg)  # also checks the task
     if page is not None:
-        with open(page) as handle:
-            text = handle.read()
-        if text.count(BEGIN) != 1 or text.count(END) != 1:
-            raise ValueError(f'--update-page {page} must hold the lines {BEGIN} and {END} once each')
+        check_marked_block(page, PAGE_BLOCK)
     if torch.device(device).type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(f'--device {device}: torch sees no GPU; use --device cpu')
     return configs
@@ -162,15 +159,6 @@ def markdown_table(rows: list[dict[str, Any]], machine: str) -> str:
     return '\n'.join(lines)
 
 
-def update_page(page: str, table: str) -> None:
-    """Replace the text between the zoo-table markers of ``page`` (checked by :func:`check_request`)."""
-    with open(page) as handle:
-        text = handle.read()
-    text = re.sub(re.escape(BEGIN) + '.*?' + re.escape(END), lambda _: f'{BEGIN}\n{table}\n{END}', text, flags=re.S)
-    with open(page, 'w') as handle:
-        handle.write(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--models', nargs='+', required=True, metavar='CONFIG[:CHECKPOINT]',
@@ -201,7 +189,7 @@ def main() -> None:
     with open(osp.join(args.out_dir, 'model_zoo.md'), 'w') as handle:
         handle.write(table + '\n')
     if args.update_page is not None:
-        update_page(args.update_page, table)
+        replace_marked_block(args.update_page, PAGE_BLOCK, table)
     print(f'wrote {osp.join(args.out_dir, "model_zoo.md")} and model_zoo.json ({len(rows)} rows)')
 
 

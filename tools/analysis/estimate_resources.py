@@ -24,9 +24,8 @@ import argparse
 import json
 import math
 import os.path as osp
-import re
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn as nn
@@ -34,11 +33,13 @@ from mmengine.config import Config
 from mmengine.structures import BaseDataElement, PixelData
 
 import scalenet_mm  # noqa: F401  (registers our modules)
-from scalenet_mm.utils.backbone_config import build_model, load_config
-from scalenet_mm.utils.config_task import task_input_hw, task_of
-from scalenet_mm.utils.flops import count_flops
+from scalenet_mm.analysis.activation_memory import saved_activation_bytes
+from scalenet_mm.analysis.flops import count_flops
+from scalenet_mm.analysis.marked_block import check_marked_block, replace_marked_block
+from scalenet_mm.config_tools.backbone_config import build_model, load_config
+from scalenet_mm.config_tools.config_task import task_input_hw, task_of
 
-BEGIN, END = '<!-- resources-table:begin -->', '<!-- resources-table:end -->'
+PAGE_BLOCK = 'resources-table'
 # images per epoch of the full datasets (COCO: mmdet's filter_empty_gt keeps the annotated train2017 images)
 EPOCH_IMAGES = {'detection': 117_266, 'classification': 1_281_167}
 # published training memory (GB per GPU) of the Swin-T reference of each task, from the metafiles inside the
@@ -51,25 +52,6 @@ OPTIMIZER_STATES = {'AdamW': 2, 'Adam': 2, 'SGD': 1}
 MEASURED_IMAGES = {'detection': 1, 'segmentation': 2, 'classification': 8}
 GB = 1024 ** 3
 REPO = Path(__file__).resolve().parents[2]
-
-
-def saved_activation_bytes(forward: Callable[[], Any], weights: nn.Module) -> int:
-    """Bytes of the distinct storages autograd saves for backward while ``forward()`` runs, without the
-    storages of ``weights``' parameters and buffers (counted elsewhere)."""
-    excluded = {t.untyped_storage().data_ptr() for t in (*weights.parameters(), *weights.buffers())}
-    storages: dict[int, int] = {}
-    saved: list[torch.Tensor] = []  # keeps every saved storage alive, so no address is reused meanwhile
-
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in excluded:
-            storages[storage.data_ptr()] = storage.nbytes()
-            saved.append(tensor)
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        forward()
-    return sum(storages.values())
 
 
 def loss_batch(task: str, model: nn.Module, images: int, input_hw: tuple[int, int]) -> dict[str, Any]:
@@ -197,25 +179,6 @@ def markdown_table(result: dict[str, Any]) -> str:
     return '\n'.join(lines)
 
 
-def update_page(page: str, table: str) -> None:
-    """Replace the text between the resources-table markers of ``page``."""
-    with open(page) as handle:
-        text = handle.read()
-    text = re.sub(re.escape(BEGIN) + '.*?' + re.escape(END), lambda _: f'{BEGIN}\n{table}\n{END}', text, flags=re.S)
-    with open(page, 'w') as handle:
-        handle.write(text)
-
-
-def check_page(page: Optional[str]) -> None:
-    """The page to update must exist and hold each marker once (checked before any work)."""
-    if page is None:
-        return
-    with open(page) as handle:
-        text = handle.read()
-    if text.count(BEGIN) != 1 or text.count(END) != 1:
-        raise ValueError(f'--update-page {page} must hold the lines {BEGIN} and {END} once each')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('configs', nargs='+', help='mmdet, mmseg or scalenet_mm classification configs')
@@ -232,7 +195,8 @@ def main() -> None:
                      f'{args.sustained_tflops} > 0')
     for config in args.configs:
         task_input_hw(load_config(config))  # an unknown task or input size fails before any measurement
-    check_page(args.update_page)
+    if args.update_page:
+        check_marked_block(args.update_page, PAGE_BLOCK)
     result = estimate(args.configs, args.gpus, args.sustained_tflops, args.epoch_images)
     table = markdown_table(result)
     print(table)
@@ -240,7 +204,7 @@ def main() -> None:
         with open(args.out_json, 'w') as handle:
             json.dump(result, handle, indent=1)
     if args.update_page:
-        update_page(args.update_page, table)
+        replace_marked_block(args.update_page, PAGE_BLOCK, table)
 
 
 if __name__ == '__main__':

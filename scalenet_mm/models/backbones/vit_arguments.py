@@ -40,8 +40,6 @@ def resolve_vit_arch(arch: Optional[Union[str, dict]], embed_dims: Optional[int]
                      'num_heads')
 
 
-
-
 def check_mmseg_options(patch_pad: Any, num_fcs: int, pre_norm: bool, norm_eval: bool,
                         frozen_exclude: Sequence[str], interpolate_mode: str, with_cls_token: bool,
                         output_cls_token: bool) -> None:
