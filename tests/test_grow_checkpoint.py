@@ -21,9 +21,8 @@ from conftest import DETECTION_DEMO, REPO
 pytest.importorskip('mmdet')
 pytest.importorskip('mmseg')
 MMSEG_CONFIGS = Path(__import__('mmseg').__file__).parent / '.mim' / 'configs'
-# the demo detector's backbone as mmdet's own SwinTransformer at the source depth (a plain trained detector)
-MMDET_SWIN = dict(type='SwinTransformer', embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), window_size=4,
-                  drop_path_rate=0.1)
+# the demo detector with mmdet's own SwinTransformer at the source depth: the README quick start's plain source
+SOURCE_DEMO = REPO / 'configs' / 'demo' / 'mask-rcnn_swin-mini_fpn_coco-mini.py'
 
 
 def grow_config(tmp_path: Path, **backbone) -> Path:
@@ -54,17 +53,15 @@ def trained_swin_detector(tmp_path_factory) -> tuple[Path, dict, list]:
     """The demo Mask R-CNN with mmdet's SwinTransformer, trained 100 iterations (half the demo's schedule): its
     checkpoint, COCO metrics and per-image predictions on the bundled images."""
     iters = 100
-    cfg = Config.fromfile(str(DETECTION_DEMO))
-    cfg.model.backbone = MMDET_SWIN
+    cfg = Config.fromfile(str(SOURCE_DEMO))
+    assert cfg.model.backbone.type == 'SwinTransformer' and cfg.model.backbone.depths == (2, 2, 2, 2)
     cfg.work_dir = str(tmp_path_factory.mktemp('swin_detector'))
     cfg.train_cfg.update(max_iters=iters, val_interval=iters + 1)  # no validation: predict() evaluates below
     cfg.param_scheduler[-1].update(T_max=iters, end=iters)
     cfg.default_hooks.checkpoint.interval = iters
     Runner.from_cfg(cfg).train()
     checkpoint = Path(cfg.work_dir) / f'iter_{iters}.pth'
-    source_cfg = Config.fromfile(str(DETECTION_DEMO))
-    source_cfg.model.backbone = MMDET_SWIN
-    return (checkpoint, *predict(source_cfg, checkpoint, Path(cfg.work_dir) / 'test'))
+    return (checkpoint, *predict(Config.fromfile(str(SOURCE_DEMO)), checkpoint, Path(cfg.work_dir) / 'test'))
 
 
 def test_source_detector_is_a_plain_mmdet_swin_checkpoint(trained_swin_detector):
@@ -171,10 +168,8 @@ def test_bad_requests_are_refused_before_the_model_changes(trained_swin_detector
                 if k.startswith('backbone.')}, backbone_only)
     with pytest.raises(ValueError, match=r"has no 'backbone\.' keys.*init_cfg=dict\(type='Pretrained'"):
         grow_model(build_model(load_config(str(grow_config(tmp_path)))), str(backbone_only))
-    plain_cfg = Config.fromfile(str(DETECTION_DEMO))
-    plain_cfg.model.backbone = MMDET_SWIN
     with pytest.raises(ValueError, match='not a ScaleNet backbone'):
-        grow_model(build_model(plain_cfg), str(checkpoint))
+        grow_model(build_model(load_config(str(SOURCE_DEMO))), str(checkpoint))
     wrong_depth = build_model(load_config(str(grow_config(tmp_path)), {'model.backbone.arch.depths': (2, 2, 4, 2)}))
     before = {k: v.clone() for k, v in wrong_depth.state_dict().items()}
     with pytest.raises(ValueError, match=r'stage depths \(2, 2, 2, 2\).*\(2, 2, 4, 2\)'):
