@@ -115,14 +115,15 @@ class GrowthScheduleHook(Hook):
             runner.logger.warning(f'the checkpoint has no meta {self.unit} count: the backbone runs at growth '
                                   f'{growing_backbone(runner.model).growth}')
             return
-        self.apply(runner, max(trained - 1, 0))
+        last = max(trained - 1, 0)
+        self.apply(runner, last, f'of the checkpoint (last trained {self.unit} {last})')
 
-    def apply(self, runner: Runner, step: int) -> None:
-        """Set the growth of ``step``; log a change."""
+    def apply(self, runner: Runner, step: int, when: str = '') -> None:
+        """Set the growth of ``step``; log a change (``growth G {when}``, by default from ``step``)."""
         backbone = growing_backbone(runner.model)
         growth = self.growth_at(step)
         if growth != backbone.growth:
             before = backbone.active_depths
             backbone.set_growth(growth)
-            runner.logger.info(f'growth {growth} from {self.unit} {step}: active depths {before} -> '
+            runner.logger.info(f'growth {growth} {when or f"from {self.unit} {step}"}: active depths {before} -> '
                                f'{backbone.active_depths} of {backbone.scaled_depths}')
