@@ -2,9 +2,6 @@
 cost) and GrowthScheduleHook switches the inserted positions on at scheduled epochs or iterations; the function
 is unchanged at the switch with gates, skipped parameters see no decay or momentum, resume across the switch is
 exact, and FLOPs / parameters / the benchmark report the active depth (Swin and ViT)."""
-import json
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
@@ -24,8 +21,8 @@ from scalenet_mm.checkpoint.load import read_checkpoint
 from scalenet_mm.engine import GrowthScheduleHook
 from scalenet_mm.models.scaling.growth import growing_backbone
 
-from conftest import CLASSIFICATION_DEMO, DETECTION_DEMO, classification_demo_cfg, perturb_, run_script
-from conftest import run_two_iterations_with, train_with_our_tool
+from conftest import (CLASSIFICATION_DEMO, DETECTION_DEMO, classification_demo_cfg, perturb_, run_script,
+                      run_two_iterations_with, train_with_our_tool)
 from test_resume import assert_same
 
 SWIN = dict(arch=dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4)), window_size=4,
@@ -398,7 +395,8 @@ def test_count_params_and_get_flops_report_the_active_depth():
         assert result.returncode == 0, result.stderr[-3000:]
         return float(next(line.split()[column] for line in result.stdout.splitlines() if line.startswith('total')))
 
-    grown, half, source = (run_script('tools/analysis/count_params.py', config, '--growth', g) for g in ('1', '0.5', '0'))
+    grown, half, source = (run_script('tools/analysis/count_params.py', config, '--growth', g)
+                           for g in ('1', '0.5', '0'))
     assert 'growth 0.0: active depths (2, 2, 2, 2)' in source.stdout
     assert total(source, 1) < total(half, 1) < total(grown, 1)  # with multiplicity
     assert total(source, 2) == total(grown, 2)  # unique
@@ -424,4 +422,3 @@ def test_benchmark_times_the_active_depth():
                         '--cfg-options', *batches, '--baseline-cfg-options', *batches, 'model.backbone.depth_scale=1')
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'growth 0.0: active depths (2, 2, 2, 2)' in result.stdout
-
