@@ -1,10 +1,13 @@
 """Parameter counts of models with shared blocks: with multiplicity, unique, and trainable, per group.
 
 ``total`` counts a shared block once per position that runs it (the size of the equivalent untied model);
+at growth < 1 (``set_growth``) only the positions that run count, and a skipped position's own tensors
+(adapters, norms, gate) count 0;
 ``unique`` counts every tensor once (what a checkpoint stores); ``trainable`` counts unique tensors with
 ``requires_grad``. Groups: ``stages.{s}`` of a Swin backbone, ``layers`` of a ViT, other top-level children
 by name.
 """
+import itertools
 from dataclasses import dataclass
 
 import torch.nn as nn
@@ -32,10 +35,18 @@ def count_parameters(model: nn.Module) -> dict[str, ParamCount]:
     """Per-group counts plus a ``'total'`` row. Works on any module; multiplicity comes from ScaleNet maps."""
     multiplicity: dict[int, int] = {}
     for positions in shared_position_layers(model):
+        active = positions.active_positions
         for block_index, block in enumerate(positions.owned_blocks):
-            uses = positions.position_block.count(block_index)
+            uses = sum(positions.position_block[position] == block_index for position in active)
             for param in block.parameters():
                 multiplicity[id(param)] = uses
+        for position in set(range(positions.depth)) - set(active):
+            context = positions.position_context(position)
+            own = [*(adapter.parameters() for adapter in context.adapters.values()),
+                   *([context.norms.parameters()] if context.norms is not None else []),
+                   [context.gate] if context.gate is not None else []]
+            for param in itertools.chain(*own):
+                multiplicity[id(param)] = 0
     counts: dict[str, ParamCount] = {}
     seen: set[int] = set()
     for name, param in model.named_parameters(remove_duplicate=False):

@@ -2,13 +2,14 @@
 """Train-step and inference throughput and peak memory of a config against a baseline config, one run.
 
     python tools/analysis/benchmark.py CONFIG BASELINE_CONFIG [--repeats 10] [--warmup 2] [--device cpu]
-        [--cfg-options ...] [--baseline-cfg-options ...]
+        [--growth G] [--cfg-options ...] [--baseline-cfg-options ...]
 
 Each model is built from its config with random weights (``init_cfg`` of the backbone dropped: no download)
 and fed real batches from the config's own train / val dataloaders, fetched before timing. Train step:
 ``model.train_step`` with the config's optimizer wrapper; inference: ``model.test_step`` under
 ``no_grad``. The two models are timed alternately (median of ``--repeats``); ratios are CONFIG / BASELINE.
-Peak memory is what one train step adds (CUDA allocator, or the resident set size on CPU).
+Peak memory is what one train step adds (CUDA allocator, or the resident set size on CPU). ``--growth G``
+times CONFIG's ScaleNet backbone at the depth of a ``GrowthScheduleHook`` phase (``0``: the source depth).
 """
 import argparse
 import itertools
@@ -23,15 +24,18 @@ from mmengine.runner import Runner
 import scalenet_mm  # noqa: F401
 from scalenet_mm.analysis.timing import paired_medians, peak_memory_mib
 from scalenet_mm.config_tools.backbone_config import build_model, load_config
+from scalenet_mm.models.scaling.growth import growing_backbone
 
 
 class Subject:
     """One config's model, optimizer wrapper and pre-fetched train / val batches."""
 
-    def __init__(self, cfg: Config, device: torch.device, num_batches: int) -> None:
+    def __init__(self, cfg: Config, device: torch.device, num_batches: int, growth: float = 1.0) -> None:
         init_default_scope(cfg.get('default_scope', 'scalenet_mm'))  # the dataloaders' registries too
         self.model = build_model(cfg).to(device)
         self.model.init_weights()
+        if growth != 1:
+            growing_backbone(self.model).set_growth(growth)
         self.optim_wrapper = build_optim_wrapper(self.model, cfg.optim_wrapper)
         self.batch_size = cfg.train_dataloader.batch_size
         self.train_batches = self.fetch(cfg.train_dataloader, num_batches)
@@ -71,13 +75,17 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--batches', type=int, default=2, help='distinct batches cycled through')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--growth', type=float, default=1.0,
+                        help="fraction of CONFIG's inserted positions that run (GrowthScheduleHook): 0 the source "
+                             'depth, 1 (default) every position')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='overrides of CONFIG')
     parser.add_argument('--baseline-cfg-options', nargs='+', action=DictAction, help='overrides of BASELINE')
     args = parser.parse_args()
     device = torch.device(args.device)
     configs = [load_config(args.config, args.cfg_options), load_config(args.baseline, args.baseline_cfg_options)]
     torch.manual_seed(0)
-    subject, baseline = (Subject(cfg, device, args.batches) for cfg in configs)
+    subject = Subject(configs[0], device, args.batches, args.growth)
+    baseline = Subject(configs[1], device, args.batches)
 
     t_train, t_train_base = paired_medians(subject.train_step(), baseline.train_step(), args.warmup,
                                            args.repeats, device)
@@ -87,7 +95,9 @@ def main() -> None:
 
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU, {torch.get_num_threads()} threads'
     print(f'device: {name}; torch {torch.__version__}; median of {args.repeats} steps after {args.warmup}')
-    print(f'config:   {args.config} (train batch {subject.batch_size})')
+    growth = f', growth {args.growth}: active depths {growing_backbone(subject.model).active_depths}' \
+        if args.growth != 1 else ''
+    print(f'config:   {args.config} (train batch {subject.batch_size}{growth})')
     print(f'baseline: {args.baseline} (train batch {baseline.batch_size})')
     print(f'{"measure":<28}{"config":>14}{"baseline":>14}{"ratio":>8}')
     rows = [('train step (ms)', t_train * 1e3, t_train_base * 1e3),

@@ -1,4 +1,5 @@
 """The plumbing both ScaleNet backbones share, written once: :class:`ScaleNetBackboneMixin`."""
+from ..scaling.growth import active_inserted_count, check_growth
 from ..scaling.shared_positions import SharedPositions
 from ..scaling.trainable import apply_trainable_policy
 from .pretrained_init import PretrainedInit
@@ -11,12 +12,13 @@ class ScaleNetBackboneMixin(PretrainedInit):
     The backbone defines ``architecture``, :meth:`shared_positions`, ``random_init()`` and
     :attr:`embedding_names`, and keeps ``trainable``, ``unshare`` and ``adapter_cfg``. The mixin gives it
     ``init_weights`` / ``start_as_source`` (:class:`PretrainedInit`), ``train()`` re-applying the trainable
-    policy, the depths, ``get_layer_depth`` and ``extra_repr``.
+    policy, the depths, growth (:meth:`set_growth`), ``get_layer_depth`` and ``extra_repr``.
     """
 
     architecture = ''  # which checkpoint layouts apply (scalenet_mm.checkpoint)
     # top-level names of the embeddings: layer 0 of layer-wise lr decay
     embedding_names: tuple[str, ...] = ()
+    growth = 1.0  # set by set_growth: plain Python state, not in the state dict
 
     def shared_positions(self) -> dict[str, SharedPositions]:
         """The scaled sequences by state-dict key prefix: what the checkpoint code reads."""
@@ -46,9 +48,26 @@ class ScaleNetBackboneMixin(PretrainedInit):
         """Source blocks per scaled sequence."""
         return tuple(positions.plan.source_depth for positions in self.shared_positions().values())
 
+    @property
+    def active_depths(self) -> tuple[int, ...]:
+        """Positions that run per scaled sequence at the current :attr:`growth` (the scaled depths at 1)."""
+        return tuple(len(positions.active_positions) for positions in self.shared_positions().values())
+
     def extra_repr(self) -> str:
-        return (f'source_depths={self.source_depths}, scaled_depths={self.scaled_depths}, '
+        growth = '' if self.growth == 1 else f', growth={self.growth} (active depths {self.active_depths})'
+        return (f'source_depths={self.source_depths}, scaled_depths={self.scaled_depths}{growth}, '
                 f'unshare={self.unshare}, adapter={self.adapter_cfg}, trainable={self.trainable!r}')
+
+    # ------------------------------------------------------------------ growing inside one run
+    def set_growth(self, fraction: float) -> None:
+        """Run, in every scaled sequence, the original positions and the first ``floor(fraction * n + 1/2)`` of
+        its ``n`` inserted positions (position order); skip the others (:mod:`..scaling.growth`). ``0``: the
+        source depth, ``1`` (the default): every position. Parameters, state-dict keys and the layer-wise lr
+        numbering (:meth:`get_layer_depth`) do not change."""
+        fraction = check_growth(fraction)
+        for positions in self.shared_positions().values():
+            positions.set_active_inserted(active_inserted_count(len(positions.inserted_positions), fraction))
+        self.growth = fraction
 
     # ------------------------------------------------------------------ layer-wise lr decay
     def get_layer_depth(self, param_name: str, prefix: str = '') -> tuple[int, int]:

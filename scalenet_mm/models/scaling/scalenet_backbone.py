@@ -24,6 +24,8 @@ class ScaleNetBackbone(Protocol):
         adapter_cfg: the adapters, or None.
         scaled_depths: positions per scaled sequence (per Swin stage; one entry for a ViT).
         source_depths: source blocks per scaled sequence (the depths of the network it grows from).
+        growth: the fraction of inserted positions that run (1: all, the default; see :meth:`set_growth`).
+        active_depths: positions that run per scaled sequence at the current growth.
     """
 
     architecture: str
@@ -31,6 +33,7 @@ class ScaleNetBackbone(Protocol):
     trainable: str
     unshare: bool
     adapter_cfg: Optional[AdapterConfig]
+    growth: float
 
     @property
     def scaled_depths(self) -> tuple[int, ...]:
@@ -38,6 +41,15 @@ class ScaleNetBackbone(Protocol):
 
     @property
     def source_depths(self) -> tuple[int, ...]:
+        ...
+
+    @property
+    def active_depths(self) -> tuple[int, ...]:
+        ...
+
+    def set_growth(self, fraction: float) -> None:
+        """Run the original positions and the first ``floor(fraction * n + 1/2)`` of the ``n`` inserted positions
+        of every scaled sequence; skip the others (``models/scaling/growth.py``)."""
         ...
 
     def shared_positions(self) -> dict[str, SharedPositions]:

@@ -13,6 +13,9 @@ A class mixes :class:`SharedPositions` in and calls :meth:`SharedPositions.build
 - ``gates.{p}``: a zero-initialised scalar on both residual branches of each inserted position
   (``gate_inserted=True``), so the grown model starts exactly as the source network.
 
+Every position runs by default; :meth:`SharedPositions.set_active_inserted` skips inserted positions (growing
+inside one run, :mod:`.growth`). Which ones run is plain Python state (``active_positions``), not a buffer.
+
 The map is held in exactly two tuples that everything else (loader, export, counts, layer-wise lr decay)
 reads:
 
@@ -129,6 +132,9 @@ class SharedPositions(nn.Module):
         self.add_module(self.blocks_name, nn.ModuleList([build_block() for _ in self.block_source]))
         self.register_buffer(LAYER_MAP, torch.tensor(self.position_block, dtype=torch.long))
         inserted = set(range(plan.depth)) - set(plan.original_positions)
+        self.inserted_positions = tuple(sorted(inserted))
+        # plain Python state, not a buffer: state dicts and checkpoints keep their keys (see set_active_inserted)
+        self.active_positions = tuple(range(plan.depth))
         self.adapters = nn.ModuleList([
             build_position_adapters(adapter, embed_dims, hidden_dims)
             if adapter is not None and (adapter.positions == 'all' or p in inserted) else nn.ModuleDict()
@@ -194,23 +200,39 @@ class SharedPositions(nn.Module):
                 for name in norms:
                     norms[name].load_state_dict(getattr(block, name).state_dict())
 
+    def set_active_inserted(self, count: int) -> None:
+        """Run the original positions and the first ``count`` of :attr:`inserted_positions` (in position
+        order); skip the other inserted positions (see :meth:`run_positions`). All of them run by default."""
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= len(self.inserted_positions):
+            raise ValueError(f'count={count!r} must be an integer in 0..{len(self.inserted_positions)} (the inserted '
+                             f'positions {list(self.inserted_positions)} of this {self.depth}-position sequence)')
+        self.active_positions = tuple(sorted(self.plan.original_positions + self.inserted_positions[:count]))
+
     def run_positions(self, x: torch.Tensor, *block_args: object, keep: Sequence[int] = ()
                       ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-        """Run every position in order: ``x -> block(x, *block_args, context)``.
+        """Run the :attr:`active_positions` in order: ``x -> block(x, *block_args, context)``.
 
-        Returns the last output and the outputs after the positions in ``keep`` (``{position: x}``).
+        A skipped inserted position is not run (no cost, no gradient for its adapters, gate and norms): it
+        passes ``x`` on unchanged, which is what a closed gate (``gate_inserted=True``, zero) computes.
+        Returns the last output and the outputs after the positions in ``keep`` (``{position: x}``, skipped
+        positions included).
         """
         kept: dict[int, torch.Tensor] = {}
+        active = set(self.active_positions)
         for position in range(self.depth):
-            block = self.owned_blocks[self.position_block[position]]
-            context = self.position_context(position)
-            if self.with_cp and x.requires_grad:
-                x = checkpoint.checkpoint(block, x, *block_args, context, use_reentrant=False)
-            else:
-                x = block(x, *block_args, context)
+            if position in active:
+                x = self.run_position(position, x, *block_args)
             if position in keep:
                 kept[position] = x
         return x, kept
+
+    def run_position(self, position: int, x: torch.Tensor, *block_args: object) -> torch.Tensor:
+        """``block(x, *block_args, context)`` of one position (checkpointed with ``with_cp`` in training)."""
+        block = self.owned_blocks[self.position_block[position]]
+        context = self.position_context(position)
+        if self.with_cp and x.requires_grad:
+            return checkpoint.checkpoint(block, x, *block_args, context, use_reentrant=False)
+        return block(x, *block_args, context)
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, strict: bool,
                               missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
