@@ -21,8 +21,10 @@ Computed on any machine (no GPU), so every figure is an *estimate*:
   annotated images and ImageNet-1k's 1,281,167).
 """
 import argparse
+import concurrent.futures
 import json
 import math
+import multiprocessing
 import os.path as osp
 from pathlib import Path
 from typing import Any, Optional
@@ -122,6 +124,20 @@ def raw_estimate(cfg: Config) -> dict[str, Any]:
                 raw_memory_gb=memory, activation_gb_per_image=activations / images / GB)
 
 
+def measure_in_child(config: str) -> dict[str, Any]:
+    """:func:`raw_estimate` of ``config`` in a fresh process, which gives all its memory back when it ends: the
+    largest models need over 12 GB here, and one process measuring several in turn runs out of memory."""
+    context = multiprocessing.get_context('spawn')
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(raw_estimate_of_file, config).result()
+
+
+def raw_estimate_of_file(config: str) -> dict[str, Any]:
+    """:func:`raw_estimate` of the config file ``config`` (what :func:`measure_in_child` runs; the spawned
+    process imports this script again, which registers our modules)."""
+    return raw_estimate(load_config(config))
+
+
 def cached_raw_estimate(config: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """:func:`raw_estimate`, measured once per model, optimizer and batch (configs that differ only in
     where their weights come from, or in the schedule, cost the same per iteration)."""
@@ -131,7 +147,9 @@ def cached_raw_estimate(config: str, cache: dict[str, dict[str, Any]]) -> dict[s
     key = json.dumps([model, cfg.optim_wrapper.optimizer.type, cfg.train_dataloader.batch_size], sort_keys=True,
                      default=str)
     if key not in cache:
-        cache[key] = raw_estimate(cfg)
+        cache[key] = measure_in_child(config)
+        print(f'{osp.basename(config)}: {cache[key]["raw_memory_gb"]:.2f} GB raw, '
+              f'{cache[key]["gflops_per_image"]:.1f} GFLOPs per image', flush=True)
     return cache[key]
 
 
@@ -175,7 +193,8 @@ def markdown_table(result: dict[str, Any]) -> str:
     notes = '; '.join(f'{task} x{c["factor"]:.2f} ({c["source"]}: {c["published_gb"]} GB published, '
                       f'{c["raw_gb"]:.2f} GB raw here)' for task, c in result['calibration'].items())
     lines.append(f'\nEstimates from `tools/analysis/estimate_resources.py` (no GPU run): {result["gpus"]} GPUs, '
-                 f'{result["sustained_tflops"]:g} TFLOP/s sustained per GPU assumed; memory calibration: {notes}.')
+                 f'{result["sustained_tflops"]:g} TFLOP/s sustained per GPU assumed; memory calibration: '
+                 f'{notes or "none (raw figures)"}.')
     return '\n'.join(lines)
 
 
