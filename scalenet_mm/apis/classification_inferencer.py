@@ -9,9 +9,8 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope
-from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
-from ..checkpoint.delta import complete_delta, is_delta
+from ..checkpoint.delta import load_checkpoint_strictly
 from ..config_tools.backbone_config import build_model, load_config
 
 # the model types accepted, by whether the config's default scope is scalenet_mm
@@ -68,10 +67,7 @@ class ImageClassificationInferencer:
             warnings.warn('ImageClassificationInferencer without a checkpoint: the model keeps its random '
                           'initialisation')
         else:
-            loaded = _load_checkpoint(checkpoint, map_location='cpu')
-            if is_delta(loaded):
-                complete_delta(self.model, loaded, checkpoint, delta_base)
-            meta = _load_checkpoint_to_model(self.model, loaded, strict=True).get('meta', {})
+            meta = load_checkpoint_strictly(self.model, checkpoint, delta_base).get('meta', {})
         self.model.to(device).eval()
         self.device = torch.device(device)
         self.classes = class_names(self.cfg, meta, self.model.num_classes)

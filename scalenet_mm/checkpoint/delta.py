@@ -18,6 +18,7 @@ from typing import Any, Mapping, MutableMapping, Optional
 
 import torch
 import torch.nn as nn
+from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
 from ..models.scaling.scalenet_backbone import ScaleNetBackbone
 from .base_identity import BaseIdentity
@@ -191,3 +192,12 @@ def complete_delta(model: nn.Module, checkpoint: MutableMapping[str, Any], name:
     checkpoint['state_dict'] = completed
     del checkpoint['meta'][DELTA_META]
     return plan
+
+
+def load_checkpoint_strictly(model: nn.Module, filename: str, delta_base: Optional[str] = None) -> dict[str, Any]:
+    """mmengine's ``load_checkpoint(model, filename, map_location='cpu', strict=True)``, a delta checkpoint
+    completed first (:func:`complete_delta`, ``delta_base`` when its base moved). Returns the checkpoint dict."""
+    checkpoint = _load_checkpoint(filename, map_location='cpu')
+    if is_delta(checkpoint):
+        complete_delta(model, checkpoint, filename, delta_base)
+    return _load_checkpoint_to_model(model, checkpoint, strict=True)
