@@ -120,6 +120,22 @@ def untied_copy(model: ScaleNetSwinTransformer, **kwargs) -> ScaleNetSwinTransfo
     return untied
 
 
+def assert_same(a, b, where: str = '') -> None:
+    """``a`` and ``b`` (tensors, dicts, lists, plain values nested) are equal exactly: same keys, dtypes, values."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same(a[key], b[key], f'{where}.{key}')
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f'{where}[{i}]')
+    else:
+        assert a == b, where
+
+
 def one_iteration_cfg(config, work_dir, **backbone):
     """A demo config cut to one training iteration, one evaluation and a checkpoint, backbone overridden."""
     from mmengine.config import Config

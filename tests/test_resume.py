@@ -8,7 +8,7 @@ import torch
 
 from scalenet_mm.checkpoint.load import read_checkpoint
 
-from conftest import train_with_our_tool
+from conftest import assert_same, train_with_our_tool
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / 'configs/demo/scalenet-swin-mini-d2x_cifar10-mini.py'
@@ -36,21 +36,6 @@ def runs(tmp_path_factory):
     # the stopped run left epoch_1.pth; resuming it in a fresh work dir trains epoch 2 only
     train(root / 'resumed', '--resume', str(root / 'uninterrupted' / 'epoch_1.pth'))
     return root / 'uninterrupted', root / 'resumed'
-
-
-def assert_same(a, b, where: str = '') -> None:
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_same(a[key], b[key], f'{where}.{key}')
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f'{where}[{i}]')
-    else:
-        assert a == b, where
 
 
 def test_resumed_run_equals_uninterrupted_bit_for_bit(runs):

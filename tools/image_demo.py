@@ -2,14 +2,15 @@
 """Predict on your own images with a trained config and checkpoint, and write the overlays.
 
     python tools/image_demo.py CONFIG CHECKPOINT IMAGE [IMAGE ...] --out-dir DIR [--device cpu]
-        [--score-thr 0.3] [--topk 5]
+        [--score-thr 0.3] [--topk 5] [--delta-base PATH]
 
 The task comes from the config: a detector runs through mmdet's ``DetInferencer`` (boxes and masks above
 ``--score-thr`` drawn), a segmentor through mmseg's ``MMSegInferencer`` (the label map blended over the
 image), our classifier through ``scalenet_mm.apis.ImageClassificationInferencer`` (the ``--topk`` classes
 printed and written on the image). Each loads the checkpoint strictly: a file of another model is refused
-(mmdet's and mmseg's inferencers alone would warn and predict with random weights). Overlays go to
-``DIR/vis/``; one line per image is printed.
+(mmdet's and mmseg's inferencers alone would warn and predict with random weights); a delta checkpoint is
+completed from its base file (``--delta-base`` when the base moved). Overlays go to ``DIR/vis/``; one line per
+image is printed.
 """
 import argparse
 import os
@@ -23,7 +24,7 @@ import scalenet_mm  # noqa: F401  (registers our modules; safe loading of mmengi
 from scalenet_mm.apis import Classification, ImageClassificationInferencer, strict_inferencer
 from scalenet_mm.config_tools.backbone_config import load_config
 from scalenet_mm.config_tools.config_task import task_of
-from scalenet_mm.config_tools.tool_config import add_trust_argument, apply_trust_argument
+from scalenet_mm.config_tools.tool_config import add_delta_base_argument, add_trust_argument, apply_trust_argument
 
 
 def vis_path(out_dir: str, image: str, suffix: str) -> str:
@@ -35,7 +36,8 @@ def detect(args: argparse.Namespace) -> None:
     """mmdet's ``DetInferencer`` (loading strictly): instances above the score threshold, overlays with boxes
     and masks."""
     from mmdet.apis import DetInferencer
-    inferencer = strict_inferencer(DetInferencer)(model=args.config, weights=args.checkpoint, device=args.device)
+    inferencer = strict_inferencer(DetInferencer)(model=args.config, weights=args.checkpoint, device=args.device,
+                                                  delta_base=args.delta_base)
     classes = inferencer.model.dataset_meta['classes']
     samples = inferencer(args.images, out_dir=args.out_dir, pred_score_thr=args.score_thr,
                          return_datasamples=True)['predictions']
@@ -50,7 +52,8 @@ def detect(args: argparse.Namespace) -> None:
 def segment(args: argparse.Namespace) -> None:
     """mmseg's ``MMSegInferencer`` (loading strictly): the label map blended over each image."""
     from mmseg.apis import MMSegInferencer
-    inferencer = strict_inferencer(MMSegInferencer)(model=args.config, weights=args.checkpoint, device=args.device)
+    inferencer = strict_inferencer(MMSegInferencer)(model=args.config, weights=args.checkpoint, device=args.device,
+                                                    delta_base=args.delta_base)
     classes = inferencer.model.dataset_meta['classes']
     samples = inferencer(args.images, out_dir=args.out_dir, return_datasamples=True)  # the samples themselves:
     for image, sample in zip(args.images, samples if isinstance(samples, list) else [samples]):  # one or a list
@@ -76,7 +79,8 @@ def draw_classification(result: Classification, path: str) -> None:
 
 def classify(args: argparse.Namespace) -> None:
     """Our classifier: the top-k classes of each image, written on it."""
-    inferencer = ImageClassificationInferencer(args.config, args.checkpoint, device=args.device)
+    inferencer = ImageClassificationInferencer(args.config, args.checkpoint, device=args.device,
+                                               delta_base=args.delta_base)
     os.makedirs(osp.join(args.out_dir, 'vis'), exist_ok=True)
     for result in inferencer(args.images, topk=min(args.topk, len(inferencer.classes))):
         path = vis_path(args.out_dir, result.image, '.png')
@@ -92,6 +96,8 @@ def check_request(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f'{len(missing)} image(s) not found: {missing[:5]}')
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r} not found')
+    if args.delta_base is not None and not osp.isfile(args.delta_base):
+        raise FileNotFoundError(f'--delta-base {args.delta_base!r} not found')
     names = [osp.splitext(osp.basename(image))[0] for image in args.images]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
@@ -114,6 +120,7 @@ def main() -> None:
     parser.add_argument('--topk', type=int, default=5, help='classification: classes reported per image')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     add_trust_argument(parser)
+    add_delta_base_argument(parser)
     args = parser.parse_args()
     apply_trust_argument(args)
     check_request(args)

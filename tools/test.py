@@ -2,7 +2,7 @@
 """Test a checkpoint with an mmengine config (detection, segmentation or classification).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show-dir DIR] [--tta]
-                         [--cfg-options k=v ...] [--launcher ...] [--trust-checkpoints]
+                         [--cfg-options k=v ...] [--launcher ...] [--trust-checkpoints] [--delta-base PATH]
 
 Metrics (COCO AP through mmdet's ``CocoMetric``, mIoU through mmseg's ``IoUMetric``, top-1/top-5) are
 printed and saved as JSON in the work dir. ``--show-dir`` writes prediction overlays (needs the config's

@@ -3,6 +3,7 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--auto-scale-lr]
                           [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi] [--trust-checkpoints]
+                          [--delta-base PATH]
 
 The arguments are mmdet's/mmseg's. ``scalenet_mm`` is imported first, so its registry scope and the
 safe-loading allow-list (``--resume``, ``load_from``) are in place whatever the config's scope.

@@ -9,8 +9,8 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope
-from mmengine.runner.checkpoint import load_checkpoint
 
+from ..checkpoint.delta import load_checkpoint_strictly
 from ..config_tools.backbone_config import build_model, load_config
 
 # the model types accepted, by whether the config's default scope is scalenet_mm
@@ -47,13 +47,14 @@ class ImageClassificationInferencer:
 
     Args:
         config: config path or ``Config``.
-        checkpoint: a training checkpoint of that config; None keeps the random initialisation.
+        checkpoint: a training checkpoint of that config (full or delta); None keeps the random initialisation.
         device: where the model runs.
         cfg_options: ``--cfg-options`` overrides.
+        delta_base: where a delta checkpoint's base file is, if it moved from the path the checkpoint records.
     """
 
     def __init__(self, config: Union[str, Config], checkpoint: Optional[str] = None, device: str = 'cpu',
-                 cfg_options: Optional[dict] = None) -> None:
+                 cfg_options: Optional[dict] = None, delta_base: Optional[str] = None) -> None:
         self.cfg = load_config(config, cfg_options) if isinstance(config, str) else config
         model_type = self.cfg.model.get('type')
         if model_type not in CLASSIFIER_TYPES[self.cfg.get('default_scope') == 'scalenet_mm']:
@@ -66,7 +67,7 @@ class ImageClassificationInferencer:
             warnings.warn('ImageClassificationInferencer without a checkpoint: the model keeps its random '
                           'initialisation')
         else:
-            meta = load_checkpoint(self.model, checkpoint, map_location='cpu', strict=True).get('meta', {})
+            meta = load_checkpoint_strictly(self.model, checkpoint, delta_base).get('meta', {})
         self.model.to(device).eval()
         self.device = torch.device(device)
         self.classes = class_names(self.cfg, meta, self.model.num_classes)

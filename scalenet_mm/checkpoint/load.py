@@ -253,6 +253,18 @@ def load_pretrained_from(model: ScaleNetBackbone, raw: Mapping[str, Any], checkp
                          prefix: Optional[str] = None) -> LoadReport:
     """:func:`load_pretrained` of a checkpoint already read (``raw``, as :func:`read_checkpoint` returns it;
     ``checkpoint`` names it in reports and errors)."""
+    target, report = plan_pretrained(model, raw, checkpoint, prefix)
+    model.load_state_dict(target, strict=True)
+    if report.format != 'scalenet':
+        # the grown model starts as the source network, whatever a parent's init_cfg did before
+        model.start_as_source()
+    return report
+
+
+def plan_pretrained(model: ScaleNetBackbone, raw: Mapping[str, Any], checkpoint: str,
+                    prefix: Optional[str] = None) -> tuple['OrderedDict[str, torch.Tensor]', LoadReport]:
+    """The complete backbone state dict that :func:`load_pretrained_from` loads (before ``start_as_source``),
+    and its report; ``model`` is read, not changed. Raises what :func:`load_pretrained_from` raises."""
     state = extract_state_dict(raw)
     if not state:
         raise ValueError(f'checkpoint {checkpoint!r} contains no tensors (top-level keys: {list(raw)[:8]})')
@@ -272,9 +284,4 @@ def load_pretrained_from(model: ScaleNetBackbone, raw: Mapping[str, Any], checkp
     if non_finite:
         raise ValueError(f'checkpoint {checkpoint!r} has NaN/Inf values in {len(non_finite)} tensor(s): '
                          f'{non_finite[:5]}; refusing to load it')
-    target = plan_load(model, layout, fmt, converted, report)
-    model.load_state_dict(target, strict=True)
-    if fmt != 'scalenet':
-        # the grown model starts as the source network, whatever a parent's init_cfg did before
-        model.start_as_source()
-    return report
+    return plan_load(model, layout, fmt, converted, report), report

@@ -14,13 +14,22 @@ from .backbone_config import load_config
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--cfg-options``, ``--launcher``, ``--local-rank`` (as mmdet's/mmseg's tools), ``--trust-checkpoints``."""
+    """``--cfg-options``, ``--launcher``, ``--local-rank`` (as mmdet's/mmseg's tools), ``--trust-checkpoints``,
+    ``--delta-base``."""
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value (nested keys with dots)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     add_trust_argument(parser)
+    add_delta_base_argument(parser)
+
+
+def add_delta_base_argument(parser: argparse.ArgumentParser) -> None:
+    """``--delta-base``: where the base file of a delta checkpoint is now, when it moved (same SHA-256)."""
+    parser.add_argument('--delta-base', metavar='PATH',
+                        help='the base file of a delta checkpoint, when it is no longer at the path the checkpoint '
+                             'records (its size and SHA-256 must match; docs/checkpoints.md, "Delta checkpoints")')
 
 
 def add_trust_argument(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +61,14 @@ def load_tool_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.delta_base is not None:
+        hook = cfg.get('default_hooks', {}).get('checkpoint') or {}
+        if str(hook.get('type', '')).split('.')[-1] != 'CrashSafeCheckpointHook':
+            raise ValueError(f'--delta-base needs default_hooks.checkpoint of type scalenet_mm.CrashSafeCheckpointHook '
+                             f'(it completes delta checkpoints) in {args.config}; it is {hook.get("type")!r}')
+        if not osp.isfile(args.delta_base):
+            raise FileNotFoundError(f'--delta-base {args.delta_base}: no such file')
+        hook['delta_base'] = args.delta_base
     return cfg
 
 

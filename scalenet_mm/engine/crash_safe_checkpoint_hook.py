@@ -14,6 +14,13 @@ What changes against ``mmengine.hooks.CheckpointHook`` (every other argument and
   readable checkpoint instead, with a warning naming both files, or starts afresh with a warning when none is
   readable; a named file (``--resume PATH``) that is unreadable stops the run with the reason, never falls back;
 - ``before_train``: temporary files of writes that a killed process never finished are removed (logged).
+
+Delta checkpoints (:mod:`scalenet_mm.checkpoint.delta`): with ``delta=True`` every checkpoint leaves out the frozen
+weights that the backbone's base file (``init_cfg``) gives back, planned and checked in ``before_train`` (a model
+with nothing frozen, no local base, or frozen weights that differ from the base is refused there). Whatever
+``delta`` says, a delta checkpoint that the runner loads (``resume``, ``load_from``, tools/test.py) is completed to
+the full state dict in ``after_load_checkpoint``, from its recorded base or ``delta_base`` (a moved copy with the
+same SHA-256).
 """
 import logging
 import os.path as osp
@@ -22,8 +29,10 @@ from typing import Any, Optional
 from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
+from ..checkpoint.delta import DeltaPlan, complete_delta, frozen_parameter_keys, is_delta, make_delta, plan_delta
 from ..checkpoint.resume_target import choose_auto_resume, unreadable_reason
 from ..registry import HOOKS
 from .atomic_local_backend import BACKEND_NAME, leftover_partial_files
@@ -49,10 +58,15 @@ class CrashSafeCheckpointHook(CheckpointHook):
 
     Takes ``CheckpointHook``'s arguments; ``backend_args`` and ``file_client_args`` are set by this hook
     (local files, written atomically), so passing them is an error.
+
+    Args:
+        delta: save delta checkpoints (module docstring); full checkpoints by default.
+        delta_base: where the base file of a delta checkpoint being loaded is, when it moved from the path the
+            checkpoint records (its size and SHA-256 must still match).
     """
 
     def __init__(self, *args: Any, backend_args: Optional[dict] = None, file_client_args: Optional[dict] = None,
-                 **kwargs: Any) -> None:
+                 delta: bool = False, delta_base: Optional[str] = None, **kwargs: Any) -> None:
         if backend_args not in (None, dict(backend=BACKEND_NAME)) or file_client_args is not None:
             raise ValueError(f'CrashSafeCheckpointHook writes local files atomically and sets its own backend; got '
                              f'backend_args={backend_args!r}, file_client_args={file_client_args!r}. For another '
@@ -61,6 +75,11 @@ class CrashSafeCheckpointHook(CheckpointHook):
         if self.out_dir is not None and '://' in str(self.out_dir):
             raise ValueError(f'CrashSafeCheckpointHook writes local files; out_dir={self.out_dir!r} is remote. Use '
                              'mmengine\'s CheckpointHook for remote storage.')
+        if not isinstance(delta, bool):
+            raise TypeError(f'CrashSafeCheckpointHook(delta={delta!r}): delta is True or False')
+        self.delta, self.delta_base = delta, delta_base
+        self._delta_plan: Optional[DeltaPlan] = None
+        self._delta_frozen: list[str] = []
 
     def _checkpoint_folder(self, runner: Runner) -> str:
         """Where the checkpoints go: ``out_dir`` as ``CheckpointHook.before_train`` resolves it."""
@@ -96,6 +115,8 @@ class CrashSafeCheckpointHook(CheckpointHook):
                 runner._load_from = path
 
     def before_train(self, runner: Runner) -> None:
+        if self.delta:
+            self._plan_delta(runner)
         super().before_train(runner)
         if is_main_process():
             for path in leftover_partial_files(self.out_dir):
@@ -152,3 +173,31 @@ class CrashSafeCheckpointHook(CheckpointHook):
         for path in deferred.pending:
             if path not in kept:  # a new best saved under the old best's name replaced it already
                 backend.remove(path)
+
+    # ------------------------------------------------------------------ delta checkpoints
+    @staticmethod
+    def _model(runner: Runner) -> Any:
+        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+    def _plan_delta(self, runner: Runner) -> None:
+        """Plan (and check) what the delta checkpoints leave out, for the model's weights as loaded now."""
+        model = self._model(runner)
+        self._delta_plan = plan_delta(model)
+        self._delta_frozen = frozen_parameter_keys(model)
+        print_log(self._delta_plan.summary(), logger='current')
+
+    def before_save_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
+        """With ``delta=True``: leave the frozen weights the base gives out of ``checkpoint``."""
+        if not self.delta:
+            return
+        if self._delta_plan is None or frozen_parameter_keys(self._model(runner)) != self._delta_frozen:
+            self._plan_delta(runner)  # saved before training, or the trainable set changed since
+        make_delta(checkpoint, self._delta_plan)
+
+    def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
+        """Complete a delta checkpoint to the model's full state dict (strict: every key, nothing else)."""
+        if is_delta(checkpoint):
+            name = str(runner._load_from or 'the loaded checkpoint')
+            plan = complete_delta(self._model(runner), checkpoint, name, self.delta_base)
+            print_log(f'{name}: a delta checkpoint, completed with {len(plan.keys)} frozen tensors from its base '
+                      f'{self.delta_base or plan.base.path} (sha256 checked)', logger='current')

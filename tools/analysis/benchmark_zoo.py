@@ -26,12 +26,12 @@ from typing import Any, Optional
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import load_checkpoint
 
 import scalenet_mm  # noqa: F401  (registers our modules; safe loading of mmengine checkpoints)
 from scalenet_mm.analysis.flops import count_flops
 from scalenet_mm.analysis.marked_block import check_marked_block, replace_marked_block
 from scalenet_mm.analysis.param_count import count_parameters
+from scalenet_mm.checkpoint.delta import load_checkpoint_strictly
 from scalenet_mm.config_tools.backbone_config import build_model, load_config
 from scalenet_mm.config_tools.config_task import TASK_METRICS, task_input_hw, task_of
 from scalenet_mm.config_tools.tool_config import add_trust_argument, apply_trust_argument
@@ -102,7 +102,7 @@ def evaluate(cfg: Config, checkpoint: str, work_dir: str, throughput_batches: in
     cfg.experiment_name = f'zoo_{osp.basename(work_dir)}_{time.strftime("%Y%m%d_%H%M%S")}'
     runner = Runner.from_cfg(cfg)
     runner.model.to(device)  # mmengine picks the GPU whenever there is one; BaseModel.to moves the preprocessor too
-    load_checkpoint(runner.model, checkpoint, map_location='cpu', strict=True)  # every key, every shape
+    load_checkpoint_strictly(runner.model, checkpoint)  # every key, every shape; a delta checkpoint completed
     metrics = runner.test()  # no load_from: the weights are those just loaded
     model = runner.model.eval()
     batches = list(itertools.islice(runner.test_dataloader, throughput_batches))
