@@ -21,9 +21,8 @@ from scalenet_mm.checkpoint.load import read_checkpoint
 from scalenet_mm.engine import GrowthScheduleHook
 from scalenet_mm.models.scaling.growth import growing_backbone
 
-from conftest import (CLASSIFICATION_DEMO, DETECTION_DEMO, classification_demo_cfg, perturb_, run_script,
+from conftest import (CLASSIFICATION_DEMO, DETECTION_DEMO, assert_same, classification_demo_cfg, perturb_, run_script,
                       run_two_iterations_with, train_with_our_tool)
-from test_resume import assert_same
 
 SWIN = dict(arch=dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4)), window_size=4,
             drop_path_rate=0.0, pad_small_map=False)
