@@ -2,8 +2,10 @@
 predicted from exactly as the full checkpoint; a different base refused; turned back into the full checkpoint by
 tools/checkpoint_delta.py; full checkpoints stay the default; a run with nothing frozen is refused."""
 import hashlib
+import io
 import json
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -261,3 +263,14 @@ def test_the_strict_detection_inferencer_and_image_demo_predict_the_same_from_a_
         assert result.returncode == 0, result.stderr[-3000:]
         printed.append([line for line in result.stdout.splitlines() if 'instance(s)' in line])
     assert printed[0] == printed[1] and '20 instance(s) >= 0.0' in printed[1][0]
+
+
+def test_checkpoint_sizes_tool_gives_the_weights_of_the_real_full_and_delta_files(runs):
+    """tools/analysis/checkpoint_sizes.py (the size table of docs/checkpoints.md) sizes the files a run writes."""
+    checkpoint_sizes = runpy.run_path(str(REPO / 'tools/analysis/checkpoint_sizes.py'))['checkpoint_sizes']
+    sizes = checkpoint_sizes(str(CLASSIFICATION_DEMO), {'model.backbone.trainable': 'adapters_norms'})
+    for run in ('full', 'delta'):
+        buffer = io.BytesIO()
+        torch.save(read_checkpoint(str(runs[run] / 'epoch_2.pth'))['state_dict'], buffer)
+        assert abs(buffer.tell() / 1024 ** 2 - sizes[run]) < 0.01 * sizes[run], (run, buffer.tell(), sizes)
+    assert sizes['delta'] < sizes['full'] / 3

@@ -38,6 +38,7 @@ import scalenet_mm  # noqa: F401  (registers our modules)
 from scalenet_mm.analysis.activation_memory import saved_activation_bytes
 from scalenet_mm.analysis.flops import count_flops
 from scalenet_mm.analysis.marked_block import check_marked_block, replace_marked_block
+from scalenet_mm.analysis.optimizer_state import optimizer_states
 from scalenet_mm.config_tools.backbone_config import build_model, load_config
 from scalenet_mm.config_tools.config_task import task_input_hw, task_of
 
@@ -48,7 +49,6 @@ EPOCH_IMAGES = {'detection': 117_266, 'classification': 1_281_167}
 # installed packages: mmdet/.mim/configs/swin/metafile.yml, mmseg/.mim/configs/swin/metafile.yaml
 REFERENCES = {'detection': ('mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py', 7.6, "mmdet's Mask R-CNN Swin-T 1x"),
               'segmentation': ('upernet_swin-t_8xb2-160k_ade20k-512x512.py', 5.02, "mmseg's UperNet Swin-T 160k")}
-OPTIMIZER_STATES = {'AdamW': 2, 'Adam': 2, 'SGD': 1}
 # images in the measured forward: detection and classification are scaled up to the per-GPU batch; the
 # segmentor needs 2 (its pyramid pooling's 1x1 BatchNorm needs more than one value)
 MEASURED_IMAGES = {'detection': 1, 'segmentation': 2, 'classification': 8}
@@ -76,16 +76,6 @@ def loss_batch(task: str, model: nn.Module, images: int, input_hw: tuple[int, in
                    data_samples=[BaseDataElement(gt_label=torch.tensor([k % model.num_classes]))
                                  for k in range(images)])
     return model.data_preprocessor(raw, training=True)
-
-
-def optimizer_states(cfg: Config) -> int:
-    """Tensors the config's optimizer keeps per trainable weight."""
-    name = cfg.optim_wrapper.optimizer.type.split('.')[-1]
-    if name not in OPTIMIZER_STATES:
-        raise ValueError(f'optimizer {name!r}: its state size is unknown; known: {sorted(OPTIMIZER_STATES)}')
-    if name == 'SGD' and not cfg.optim_wrapper.optimizer.get('momentum'):
-        return 0
-    return OPTIMIZER_STATES[name]
 
 
 def schedule_iterations(cfg: Config, task: str, gpus: int, epoch_images: Optional[int] = None) -> int:
