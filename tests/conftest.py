@@ -252,3 +252,16 @@ def trained_classifier(tmp_path_factory):
     runner = Runner.from_cfg(classification_demo_cfg(work_dir))
     runner.train()
     return runner, work_dir / 'epoch_1.pth'
+
+
+@pytest.fixture(scope='module')
+def timm_models():
+    """``get(arch)``: a random timm Swin of ``arch`` (``released_layouts.random_timm_swin``), built once per module."""
+    from released_layouts import random_timm_swin
+    cache = {}
+
+    def get(arch: str):
+        if arch not in cache:
+            cache[arch] = random_timm_swin(arch)
+        return cache[arch]
+    return get

@@ -12,20 +12,9 @@ from mmengine.config import Config
 from scalenet_mm.checkpoint import load_pretrained
 from scalenet_mm.registry import MODELS
 
-from released_layouts import random_timm_swin, released_file, write_released_file
+from released_layouts import released_file, write_released_file
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'scalenet'
-
-
-@pytest.fixture(scope='module')
-def timm_models():
-    cache = {}
-
-    def get(arch: str):
-        if arch not in cache:
-            cache[arch] = random_timm_swin(arch)
-        return cache[arch]
-    return get
 
 
 @pytest.mark.parametrize('config', sorted(CONFIG_DIR.glob('*.py')), ids=lambda p: p.stem)

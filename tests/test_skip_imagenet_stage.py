@@ -26,7 +26,7 @@ from scalenet_mm.checkpoint import load_pretrained
 from scalenet_mm.config_tools.backbone_config import build_model
 from scalenet_mm.models.scaling.adapters import LowRankAdapter
 
-from released_layouts import random_timm_swin, released_file, write_released_file
+from released_layouts import released_file, write_released_file
 
 mmdet_swin = pytest.importorskip('mmdet.models.backbones.swin')
 
@@ -48,17 +48,6 @@ def test_both_tasks_start_from_the_released_swin_t_and_swin_s():
                      'upernet_scalenet-swin-t-d2x-frozen_8xb2-160k_ade20k-512x512',
                      'mask-rcnn_scalenet-swin-s-d2x-frozen_fpn_ms-crop-3x_coco',
                      'upernet_scalenet-swin-s-d2x-frozen_8xb2-160k_ade20k-512x512'}
-
-
-@pytest.fixture(scope='module')
-def timm_models():
-    cache = {}
-
-    def get(arch: str):
-        if arch not in cache:
-            cache[arch] = random_timm_swin(arch)
-        return cache[arch]
-    return get
 
 
 def mmdet_reference(path: str, arch: str) -> torch.nn.Module:
