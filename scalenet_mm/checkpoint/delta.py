@@ -177,8 +177,9 @@ def complete_delta(model: nn.Module, checkpoint: MutableMapping[str, Any], name:
     merged = dict(state)
     merged.update((key, target[local_key(plan.module, key)]) for key in plan.keys if key not in not_given)
     model_keys = list(model.state_dict())
+    known = set(model_keys)
     missing = [key for key in model_keys if key not in merged]
-    unexpected = [key for key in merged if key not in set(model_keys)]
+    unexpected = [key for key in merged if key not in known]
     problems = [f'{len(keys)} {what}: {keys[:6]}' for keys, what in (
         (doubled, 'key(s) both in the delta and left out of it'), (not_given, 'left-out key(s) the base does not give'),
         (missing, 'model key(s) neither in the delta nor given by the base'),
