@@ -93,6 +93,22 @@ def test_plot_curves_writes_a_png_with_every_scalar(tmp_path):
     assert (tmp_path / 'curves.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
+def test_plot_curves_stats_summarise_grad_norm_per_log(tmp_path):
+    """grad_norm is bookkeeping (not plotted by default) but plotted and summarised when named."""
+    logs = []
+    for name, norms in (('adapters', [1.0, 2.0, 3.0]), ('plain', [4.0, 4.0])):
+        log = tmp_path / name / 'x' / 'vis_data' / 'scalars.json'
+        log.parent.mkdir(parents=True)
+        log.write_text(''.join(json.dumps(dict(grad_norm=v, loss=1.0, iter=i)) + '\n' for i, v in enumerate(norms)))
+        logs.append(str(log))
+    result = run_script('tools/analysis/plot_curves.py', *logs, '--keys', 'grad_norm', '--stats', '--out',
+                        tmp_path / 'grad.png')
+    assert result.returncode == 0, result.stderr
+    assert 'adapters grad_norm: 3 points, mean 2, sd 1, min 1, max 3, last 3' in result.stdout
+    assert 'plain grad_norm: 2 points, mean 4, sd 0, min 4, max 4, last 4' in result.stdout
+    assert (tmp_path / 'grad.png').is_file()
+
+
 def test_plot_curves_errors_name_the_problem(tmp_path):
     log = tmp_path / 'run' / 'x' / 'vis_data' / 'scalars.json'
     write_log(log)
@@ -149,13 +165,14 @@ def test_fidelity_experiment_end_to_end_on_the_bundled_subset(tmp_path):
 
 
 def test_gpu_experiment_script_runs_both_experiments_at_tiny_size_on_cpu(tmp_path):
-    """The GPU script's two experiments (mini Swin, then the DeiT-Tiny-wide ViT) on 8 bundled images, one arm,
-    2 epochs, from a .tar of the data as a GPU machine receives it; then a zero budget starts nothing."""
+    """The GPU script's three experiments (mini Swin, the DeiT-Tiny-wide ViT, when to grow) on 8 bundled images,
+    one arm, 2 epochs, from a .tar of the data as a GPU machine receives it; then a zero budget starts nothing."""
     import tarfile
     with tarfile.open(tmp_path / 'data.tar', 'w') as tar:
         tar.add(REPO / 'demo/data/cifar10_mini', arcname='cifar10_mini')
     env = {**os.environ, 'PYTHON': sys.executable, 'VAL_SPLIT': 'val', 'SEEDS': '0',
-           'LOADERS': 'train_dataloader.batch_size=4 val_dataloader.batch_size=8', 'CFG_OPTIONS': 'model.num_classes=5'}
+           'LOADERS': 'train_dataloader.batch_size=4 val_dataloader.batch_size=8', 'CFG_OPTIONS': 'model.num_classes=5',
+           'WHEN_TO_GROW_ARGS': '--source-epochs 2 --grow-at 0.5 --arms grow_at_50 --train-samples 8'}
     command = ['bash', 'tools/analysis/fidelity_experiment_gpu.sh', str(tmp_path / 'data.tar'), str(tmp_path / 'out'),
                '--epochs', '2', '--fractions', '1', '--variants', 'scalenet', '--train-samples', '8']
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env)
@@ -166,8 +183,10 @@ def test_gpu_experiment_script_runs_both_experiments_at_tiny_size_on_cpu(tmp_pat
         assert (tmp_path / 'out' / experiment / 'accuracy_vs_total_time.png').is_file()
     vit = json.loads((tmp_path / 'out' / 'vit' / 'results.jsonl').read_text().splitlines()[0])
     assert 2.5e6 < vit['unique_params'] < 3e6  # 6 layers of width 192: DeiT-Tiny's width at half its depth
+    grown = (tmp_path / 'out' / 'when_to_grow' / 'results.jsonl').read_text().splitlines()
+    assert [json.loads(line)['name'] for line in grown] == ['source_pretrain', 'grow_at_50_seed0']
     again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env={**env, 'BUDGET_S': '0'})
-    assert again.returncode == 0 and again.stdout.count('budget of 0 s spent') == 2
+    assert again.returncode == 0 and again.stdout.count('budget of 0 s spent') == 3
 
 
 def test_fidelity_second_round_arms_plan_and_time_estimate(tmp_path):

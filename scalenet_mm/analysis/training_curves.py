@@ -1,6 +1,7 @@
 """Training curves from mmengine's JSON scalar logs (``vis_data/scalars.json``): reading, series, and a PNG
 with one panel per scalar and one line per log."""
 import json
+import statistics
 
 BOOKKEEPING = {'epoch', 'iter', 'step', 'time', 'data_time', 'memory', 'grad_norm', 'base_lr'}
 
@@ -34,6 +35,13 @@ def series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
             steps.append(row['iter'] if 'iter' in row else last_iter if last_iter is not None else row['step'])
             values.append(row[key])
     return steps, values
+
+
+def summary_line(name: str, key: str, values: list[float]) -> str:
+    """``name key: n points, mean M, sd S, min A, max B, last L`` (sample sd; 0 for one point)."""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return (f'{name} {key}: {len(values)} points, mean {statistics.mean(values):.4g}, sd {sd:.4g}, '
+            f'min {min(values):.4g}, max {max(values):.4g}, last {values[-1]:.4g}')
 
 
 def default_keys(rows: list[dict]) -> list[str]:

@@ -23,8 +23,6 @@ sharing + adapters learn more per unit of training than the alternatives?
 """
 import argparse
 import copy
-import json
-import os
 import os.path as osp
 import statistics
 import time
@@ -32,13 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.analysis.active_clock import ActiveClock
-from scalenet_mm.analysis.flops import count_flops
-from scalenet_mm.analysis.param_count import count_parameters
+from scalenet_mm.analysis.experiment_runs import (append_result, check_same_setup, format_seconds, load_results,
+                                                  point_to_data, recorded_checkpoint, train_and_measure)
 from scalenet_mm.config_tools.backbone_config import load_config
+from scalenet_mm.models.scaling.adapters import ADAPTER_TARGETS, block_linear_shapes
 
 
 @dataclass(frozen=True)
@@ -50,11 +47,22 @@ class Variant:
     only_fraction: Optional[float] = None  # run at this schedule only (None: at every --fractions entry)
 
 
+def matched_lora_rank(adapter_dim: int) -> int:
+    """The rank of a LoRA on all four linears of a block (qkv, proj, fc1, fc2) with as many parameters as a
+    parallel adapter of width ``adapter_dim`` on fc1 and fc2, at MLP ratio 4 (Swin, ViT): ``10 r C`` against
+    ``16 r' C`` parameters per position, so ``r' = 10 r / 16`` (exact for widths divisible by 8), at least 1."""
+    shapes = block_linear_shapes(1, 4)
+    parallel = adapter_dim * sum(sum(shapes[t]) for t in ('fc1', 'fc2'))
+    return max(1, round(parallel / sum(sum(shape) for shape in shapes.values())))
+
+
 def variants(adapter_dim: int, scalenet_drop_path: float, sweep_dims: tuple[int, ...] = (),
-             sweep_fraction: float = 1 / 3) -> dict[str, Variant]:
-    """The arms, in table order."""
-    def adapter(dim: int) -> dict[str, Any]:
-        return dict(type='parallel', targets=('fc1', 'fc2'), dim=dim)
+             sweep_fraction: float = 1 / 3, claims: bool = False, deep_scales: tuple[int, ...] = (),
+             deep_dims: tuple[int, ...] = ()) -> dict[str, Variant]:
+    """The arms, in table order; ``claims`` adds the paper's other comparisons (LoRA at matched parameters, the
+    interleave map) and ``deep_scales`` x ``deep_dims`` the deeper seed recipes, all at ``sweep_fraction``."""
+    def adapter(dim: int, kind: str = 'parallel', targets: tuple[str, ...] = ('fc1', 'fc2')) -> dict[str, Any]:
+        return dict(type=kind, targets=targets, dim=dim)
     seed_recipe = dict(depth_scale=2, trainable='adapters_norms', drop_path_rate=scalenet_drop_path)
     arms = {
         'source': Variant('source model trained on (1x depth)'),
@@ -71,7 +79,31 @@ def variants(adapter_dim: int, scalenet_drop_path: float, sweep_dims: tuple[int,
     for dim in sweep_dims:
         arms[f'scalenet_w{dim}'] = Variant(f'ScaleNet-2x seed recipe, adapter width {dim}',
                                            dict(seed_recipe, adapter=adapter(dim)), only_fraction=sweep_fraction)
+    if claims:
+        rank = matched_lora_rank(adapter_dim)
+        arms['scalenet_lora'] = Variant(
+            f'ScaleNet-2x seed recipe, LoRA rank {rank} on qkv/proj/fc1/fc2 (parameters of the width-{adapter_dim} '
+            'parallel adapter)', dict(seed_recipe, adapter=adapter(rank, 'lora', ADAPTER_TARGETS)),
+            only_fraction=sweep_fraction)
+        arms['scalenet_lora_mlp'] = Variant(
+            f'ScaleNet-2x seed recipe, LoRA rank {adapter_dim} on fc1/fc2 (the parallel adapter without its GELU)',
+            dict(seed_recipe, adapter=adapter(adapter_dim, 'lora')), only_fraction=sweep_fraction)
+        arms['scalenet_interleave'] = Variant(  # Swin: W- and SW-MSA alternate by position, as a deeper Swin
+            'ScaleNet-2x seed recipe, interleave map (0, 0, 1, 1, ...)',
+            dict(seed_recipe, adapter=adapter(adapter_dim), layer_map='interleave', shift_policy='by_position'),
+            only_fraction=sweep_fraction)
+    for scale in deep_scales:
+        for dim in deep_dims:
+            arms[f'scalenet_{scale}x_w{dim}'] = Variant(
+                f'ScaleNet-{scale}x seed recipe, adapter width {dim}',
+                dict(seed_recipe, depth_scale=scale, adapter=adapter(dim)), only_fraction=sweep_fraction)
     return arms
+
+
+def arm_table(args: argparse.Namespace) -> dict[str, Variant]:
+    """Every arm the command line can ask for."""
+    return variants(args.adapter_dim, args.scalenet_drop_path, tuple(args.sweep_dims), args.sweep_fraction,
+                    args.claims, tuple(args.deep_scales), tuple(args.deep_dims))
 
 
 def parse_args() -> argparse.Namespace:
@@ -91,6 +123,13 @@ def parse_args() -> argparse.Namespace:
                         help='adapter widths of the width sweep (e.g. 4 8 16 32; default: no sweep)')
     parser.add_argument('--sweep-fraction', type=float, default=1 / 3,
                         help='the one schedule (fraction of E) of the width sweep')
+    parser.add_argument('--claims', action='store_true',
+                        help="add the paper's other comparisons at --sweep-fraction: LoRA at matched parameters "
+                             '(scalenet_lora, scalenet_lora_mlp) and the interleave map (scalenet_interleave)')
+    parser.add_argument('--deep-scales', type=int, nargs='*', default=[],
+                        help='depth scales beyond 2 of the seed recipe at --sweep-fraction (e.g. 3 4)')
+    parser.add_argument('--deep-dims', type=int, nargs='*', default=[8],
+                        help='adapter widths of the --deep-scales arms (e.g. 8 32)')
     parser.add_argument('--plan', action='store_true', help='print the runs and the estimated time, train nothing')
     parser.add_argument('--budget', type=float, help='seconds after which no further run is started (a leased GPU)')
     parser.add_argument('--scalenet-drop-path', type=float, default=0.2,
@@ -98,7 +137,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--train-samples', type=int, help='use only the first N training images (tests)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     args = parser.parse_args()
-    known = variants(args.adapter_dim, args.scalenet_drop_path, tuple(args.sweep_dims), args.sweep_fraction)
+    if any(scale < 2 for scale in args.deep_scales) or any(d <= 0 for d in args.deep_dims):
+        parser.error(f'--deep-scales {args.deep_scales} must be integers >= 2 and --deep-dims {args.deep_dims} '
+                     'positive widths')
+    known = arm_table(args)
     unknown = sorted(set(args.variants or ()) - set(known))
     if unknown:
         parser.error(f'unknown variant(s) {unknown}; choose among {list(known)}')
@@ -120,12 +162,7 @@ def run_config(base: Config, args: argparse.Namespace, name: str, epochs: int, s
                backbone: dict[str, Any], source_ckpt: Optional[str]) -> Config:
     """The config of one run: data paths, schedule length, seed, backbone overrides, initialisation."""
     cfg = copy.deepcopy(base)
-    for loader, split in (('train_dataloader', 'train'), ('val_dataloader', args.val_split),
-                          ('test_dataloader', args.val_split)):
-        cfg[loader].dataset.data_root = args.data
-        cfg[loader].dataset.split = split
-    if args.train_samples:
-        cfg.train_dataloader.dataset.indices = args.train_samples
+    point_to_data(cfg, args.data, args.val_split, args.train_samples)
     cfg.train_cfg.max_epochs = epochs
     for scheduler in cfg.param_scheduler:  # warm-up (LinearLR) then cosine: keep one cosine epoch at least
         if scheduler.type == 'LinearLR':
@@ -136,6 +173,8 @@ def run_config(base: Config, args: argparse.Namespace, name: str, epochs: int, s
     cfg.default_hooks.checkpoint.interval = epochs
     cfg.default_hooks.checkpoint.save_best = None
     cfg.randomness = dict(seed=seed, deterministic=False)
+    if 'Swin' not in cfg.model.backbone.type:  # a ViT has no windows to shift
+        backbone = {key: value for key, value in backbone.items() if key != 'shift_policy'}
     cfg.model.backbone.update(backbone)
     if source_ckpt is not None:
         cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=source_ckpt, prefix='backbone.')
@@ -145,71 +184,26 @@ def run_config(base: Config, args: argparse.Namespace, name: str, epochs: int, s
     return cfg
 
 
-def train_and_measure(cfg: Config) -> dict[str, Any]:
-    """Train, evaluate at the end; top-1, parameter counts, FLOPs per image and training wall time."""
-    runner = Runner.from_cfg(cfg)
-    with ActiveClock() as clock:  # a stopped run (kill -STOP / -CONT) does not count the pause
-        model = runner.train()
-    seconds = clock.seconds
-    top1 = runner.message_hub.get_scalar('val/accuracy/top1').current()
-    counts = count_parameters(model)['total']
-    size = cfg.val_dataloader.dataset.pipeline[0].input_size
-    flops = count_flops(model, (3, size, size)).total()
-    return dict(top1=float(top1), unique_params=counts.unique, trainable_params=counts.trainable,
-                total_params=counts.total, flops=flops, train_seconds=seconds,
-                checkpoint=osp.join(cfg.work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth'))
-
-
 def estimate_seconds(pending: list[tuple[str, str, int, int]], finished: list[dict],
                      arms: dict[str, Variant]) -> float:
     """Seconds the ``pending`` runs ``(name, variant, epochs, seed)`` should take: epochs times the seconds per
-    epoch of finished runs of the same variant, else of the same depth (1x: source; 2x: every other arm),
-    else 2x the source's; 0 when nothing finished yet to estimate from."""
+    epoch of finished runs of the same variant, else the mean seconds per epoch and unit of depth scale of the
+    finished runs times the variant's depth scale; 0 when nothing finished yet to estimate from."""
+    def scale_of(variant: str) -> Optional[int]:
+        if variant in ('source', 'source_pretrain'):
+            return 1
+        return arms[variant].backbone.get('depth_scale', 1) if variant in arms else None
+
     def per_epoch(rows: list[dict]) -> Optional[float]:
         return statistics.mean(r['train_seconds'] / r['epochs'] for r in rows) if rows else None
-
-    def is_1x(variant: str) -> bool:
-        return variant in ('source', 'source_pretrain') or arms[variant].backbone.get('depth_scale', 1) == 1
-    one_x = per_epoch([r for r in finished if is_1x(r['variant'])])
-    two_x = per_epoch([r for r in finished if not is_1x(r['variant'])]) or (2 * one_x if one_x else None)
+    known = [r for r in finished if scale_of(r['variant'])]
+    per_scale = statistics.mean(r['train_seconds'] / r['epochs'] / scale_of(r['variant']) for r in known) \
+        if known else 0.0
     total = 0.0
     for _, variant, epochs, _ in pending:
-        rate = per_epoch([r for r in finished if r['variant'] == variant]) or (one_x if is_1x(variant) else two_x)
-        total += (rate or 0.0) * epochs
+        rate = per_epoch([r for r in finished if r['variant'] == variant]) or per_scale * scale_of(variant)
+        total += rate * epochs
     return total
-
-
-def format_seconds(seconds: float) -> str:
-    """``h:mm`` (unknown before the first run finishes)."""
-    if seconds <= 0:
-        return 'unknown until a run finishes'
-    minutes = int(round(seconds / 60))
-    return f'{minutes // 60}:{minutes % 60:02d} (h:mm)'
-
-
-def load_results(path: str) -> dict[str, dict]:
-    """Runs already recorded, by run name."""
-    if not osp.exists(path):
-        return {}
-    with open(path) as f:
-        return {row['name']: row for row in map(json.loads, f)}
-
-
-def check_same_setup(work_dir: str, setup: dict[str, Any]) -> None:
-    """Record the settings that shape every run; refuse to mix runs of another setup in one work dir."""
-    path = osp.join(work_dir, 'setup.json')
-    setup = json.loads(json.dumps(setup))  # as it reads back (tuples become lists)
-    if osp.exists(path):
-        with open(path) as f:
-            recorded = json.load(f)
-        if recorded != setup:
-            changed = sorted(k for k in set(recorded) | set(setup) if recorded.get(k) != setup.get(k))
-            raise ValueError(f'{work_dir} holds runs of another setup (changed: {changed}); use another --work-dir '
-                             'or delete it')
-    else:
-        os.makedirs(work_dir, exist_ok=True)
-        with open(path, 'w') as f:
-            json.dump(setup, f, indent=1)
 
 
 def summarise(rows: list[dict], arms: dict[str, Variant]) -> tuple[str, list[dict]]:
@@ -262,7 +256,7 @@ def main() -> None:
     args = parse_args()
     base = load_config(args.config, args.cfg_options)
     total_epochs = args.epochs or base.train_cfg.max_epochs
-    arms = variants(args.adapter_dim, args.scalenet_drop_path, tuple(args.sweep_dims), args.sweep_fraction)
+    arms = arm_table(args)
     if args.variants:
         arms = {k: v for k, v in arms.items() if k in args.variants}
     check_same_setup(args.work_dir, dict(config=osp.abspath(args.config), data=osp.abspath(args.data),
@@ -275,8 +269,7 @@ def main() -> None:
     def record(name: str, variant: str, epochs: int, seed: int, cfg: Config) -> dict:
         if name not in done:
             row = dict(name=name, variant=variant, epochs=epochs, seed=seed, **train_and_measure(cfg))
-            with open(results_path, 'a') as f:
-                f.write(json.dumps(row) + '\n')
+            append_result(results_path, row)
             done[name] = row
         return done[name]
 
@@ -313,7 +306,7 @@ def main() -> None:
             continue
         arm = arms[variant]
         cfg = run_config(base, args, name, epochs, seed, arm.backbone,
-                         source['checkpoint'] if arm.from_source else None)
+                         recorded_checkpoint(source) if arm.from_source else None)
         record(name, variant, epochs, seed, cfg)
     if source is None:
         return  # the budget ended before the source was trained

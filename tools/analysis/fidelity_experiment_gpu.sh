@@ -6,8 +6,12 @@
 # JPEGs); it is unpacked to /tmp. Runs, in order and each resumable like the CPU runner:
 #   1. the mini Swin (configs/fidelity/swin-mini_cifar10-20k.py): every arm, the width sweep 4/16/32 (width 8
 #      is the scalenet arm), seeds $SEEDS (default 0);
-#   2. experiment 1 on the DeiT-Tiny-wide ViT (configs/fidelity/vit-mini_cifar10-20k.py).
-# The GPU settings: batch 256, 8 loader workers. Tables and plots land in WORK_DIR/{swin,vit}/ as on CPU.
+#      and the paper's other claims (--claims: LoRA at matched parameters, the interleave map; 3x and 4x depth
+#      at adapter widths 8 and 32);
+#   2. experiment 1 on the DeiT-Tiny-wide ViT (configs/fidelity/vit-mini_cifar10-20k.py);
+#   3. when to grow at equal compute (tools/analysis/when_to_grow.py on the mini Swin; its options in
+#      $WHEN_TO_GROW_ARGS, e.g. "--source-epochs 30").
+# The GPU settings: batch 256, 8 loader workers. Tables and plots land in WORK_DIR/{swin,vit,when_to_grow}/.
 # BUDGET_S: seconds after which no further run is started (the runs in WORK_DIR stay; rerun to continue).
 set -euo pipefail
 if [ $# -lt 2 ]; then
@@ -27,14 +31,17 @@ START=$(date +%s)
 BUDGET_S=${BUDGET_S:-540}
 LOADERS=${LOADERS:-"train_dataloader.batch_size=256 train_dataloader.num_workers=8 \
 train_dataloader.persistent_workers=True val_dataloader.num_workers=8 val_dataloader.persistent_workers=True"}
-run() {  # run CONFIG SUBDIR [options]: the runner with what is left of the budget
+run() {  # run RUNNER TIME_FLAG CONFIG SUBDIR [options]: a runner with what is left of the budget
   local left=$((BUDGET_S - ($(date +%s) - START)))
   if [ "$left" -le 0 ]; then
-    echo "budget of ${BUDGET_S} s spent: $2 not started"
+    echo "budget of ${BUDGET_S} s spent: $4 not started"
     return
   fi
-  "$PY" tools/analysis/fidelity_experiment.py "$1" --data "$DATA" --val-split "${VAL_SPLIT:-test}" --work-dir "$WORK_DIR/$2" \
-      --seeds ${SEEDS:-0} --budget "$left" "${@:3}" --cfg-options $LOADERS ${CFG_OPTIONS:-}
+  "$PY" "tools/analysis/$1" "$3" --data "$DATA" --val-split "${VAL_SPLIT:-test}" --work-dir "$WORK_DIR/$4" \
+      --seeds ${SEEDS:-0} "$2" "$left" "${@:5}" --cfg-options $LOADERS ${CFG_OPTIONS:-}
 }
-run configs/fidelity/swin-mini_cifar10-20k.py swin --sweep-dims 4 16 32 "${@:3}"
-run configs/fidelity/vit-mini_cifar10-20k.py vit --variants source scalenet shared_noadapter stack "${@:3}"
+run fidelity_experiment.py --budget configs/fidelity/swin-mini_cifar10-20k.py swin --sweep-dims 4 16 32 \
+    --claims --deep-scales 3 4 --deep-dims 8 32 "${@:3}"
+run fidelity_experiment.py --budget configs/fidelity/vit-mini_cifar10-20k.py vit \
+    --variants source scalenet shared_noadapter stack "${@:3}"
+run when_to_grow.py --time-limit configs/fidelity/swin-mini_cifar10-20k.py when_to_grow ${WHEN_TO_GROW_ARGS:-}

@@ -7,12 +7,14 @@
 Each log is mmengine's ``LocalVisBackend`` output: one JSON object per line, training lines carry ``loss``,
 ``lr``, ``iter``/``step``, validation lines carry the metrics (``accuracy/top1``, ``coco/bbox_mAP``,
 ``mIoU``, ...) and ``step`` (the epoch or iteration of the evaluation). Without ``--keys``: every loss and
-lr key plus every metric found. One panel per key, one line per log.
+lr key plus every metric found (``grad_norm`` too when named). One panel per key, one line per log;
+``--stats`` prints each series' mean, spread and range.
 """
 import argparse
 import os.path as osp
 
-from scalenet_mm.analysis.training_curves import BOOKKEEPING, default_keys, plot_curves, read_scalars, series
+from scalenet_mm.analysis.training_curves import (BOOKKEEPING, default_keys, plot_curves, read_scalars, series,
+                                                  summary_line)
 
 
 def main() -> None:
@@ -21,6 +23,8 @@ def main() -> None:
     parser.add_argument('--keys', nargs='+', help='scalars to plot (default: losses, lr and all metrics)')
     parser.add_argument('--legend', nargs='+', help='one name per log (default: the work dir names)')
     parser.add_argument('--out', required=True, help='output PNG')
+    parser.add_argument('--stats', action='store_true',
+                        help='also print each plotted series: points, mean, sd, min, max and last value')
     args = parser.parse_args()
     if args.legend and len(args.legend) != len(args.logs):
         parser.error(f'--legend has {len(args.legend)} names for {len(args.logs)} logs')
@@ -35,6 +39,12 @@ def main() -> None:
         parser.error(f'key(s) {missing} are in none of the logs; found: {found}')
     names = args.legend or [osp.basename(osp.dirname(osp.dirname(osp.dirname(osp.abspath(p))))) for p in args.logs]
     plot_curves(logs, keys, names, args.out)
+    if args.stats:
+        for name, rows in zip(names, logs):
+            for key in keys:
+                values = series(rows, key)[1]
+                if values:
+                    print(summary_line(name, key, values))
     print(f'wrote {args.out}: {", ".join(keys)} from {len(logs)} log(s)')
 
 
