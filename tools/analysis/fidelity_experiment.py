@@ -12,8 +12,12 @@ sharing + adapters learn more per unit of training than the alternatives?
    the source), ``scalenet_all`` (2x shared, adapters, everything trained), ``shared_noadapter`` (2x
    shared, no adapters), ``stack`` (2x untied copies of the source blocks); ``scratch`` (2x untied, random
    init) for E epochs only; and the adapter width sweep ``scalenet_w{r}`` (the seed recipe at width r,
-   ``--sweep-dims``) at the ``--sweep-fraction`` schedule only. Backbones load the source strictly through
-   ``init_cfg``, heads through ``head_init``.
+   ``--sweep-dims``) at the ``--sweep-fraction`` schedule only; ``--claims`` adds, at that schedule, the seed
+   recipe with LoRA at the adapter's trainable parameters (``scalenet_lora``: rank 5 on all four linears
+   against width 8 on fc1/fc2; ``scalenet_lora_mlp``: the adapter without its GELU) and with the interleave map
+   (``scalenet_interleave``), and ``--deep-scales``/``--deep-dims`` the seed recipe at 3x, 4x, ... depth per
+   adapter width (``scalenet_3x_w8``, ...). Backbones load the source strictly through ``init_cfg``, heads
+   through ``head_init``.
 3. Writes ``results.jsonl`` (one line per finished run, appended as it finishes; runs already there are
    skipped, so a killed experiment loses at most the run in progress and continues where it stopped),
    ``results.md`` (mean and spread over seeds of top-1, unique / trainable parameters, FLOPs, wall time),

@@ -142,3 +142,23 @@ def test_claim_arms_build_the_map_and_depth_they_name(name, depths, sources):
     assert list(backbone.stages[0].plan.layer_map) == sources
     width = arm.backbone['adapter']['dim']
     assert all(adapter.down.out_features == width for adapter in backbone.stages[0].adapters[0].values())
+
+
+def test_vit_rerun_config_anneals_every_iteration_and_takes_the_claim_arms(tmp_path):
+    """The round-3 ViT (patch 8, 4 layers) steps its warm-up and cosine every iteration: the learning rate falls
+    within an epoch, not only between epochs; its interleave arm builds (the Swin-only shift policy dropped)."""
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis/fidelity_experiment.py', 'configs/fidelity/vit-mini-p8_cifar10-20k.py',
+         '--work-dir', str(tmp_path), '--epochs', '4', '--fractions', '1', '--seeds', '0', '--claims',
+         '--variants', 'scalenet_interleave', '--sweep-fraction', '0.5', *TINY, 'default_hooks.logger.interval=1'],
+        cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / 'results.jsonl').read_text().splitlines()]
+    assert [r['name'] for r in rows] == ['source_pretrain', 'scalenet_interleave_e2_seed0']
+    assert 1.2e6 < rows[0]['unique_params'] < 2e6  # 4 layers of width 192
+    scalars = next((tmp_path / 'source_pretrain').glob('*/vis_data/scalars.json')).read_text().splitlines()
+    lrs = {row['iter']: row['lr'] for row in map(json.loads, scalars) if 'lr' in row}
+    assert sorted(lrs) == list(range(1, 17))  # 4 epochs of 4 iterations
+    warmup, cosine = [lrs[i] for i in range(1, 9)], [lrs[i] for i in range(9, 17)]
+    assert warmup == sorted(warmup) and warmup[0] == pytest.approx(1e-5) and cosine[0] == pytest.approx(1e-3, rel=0.05)
+    assert all(b < a for a, b in zip(cosine, cosine[1:]))  # falls at every iteration of epochs 3 and 4
