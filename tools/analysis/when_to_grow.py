@@ -51,17 +51,25 @@ class Arm:
     grow_at: Optional[float] = None
 
 
+def grown_backbone(adapter_dim: int) -> dict[str, Any]:
+    """The 2x grown from the source: shared blocks, parallel adapters on fc1/fc2, gated inserted positions."""
+    return dict(depth_scale=2, gate_inserted=True, adapter=dict(type='parallel', targets=('fc1', 'fc2'),
+                                                                dim=adapter_dim))
+
+
+SCRATCH_BACKBONE = dict(depth_scale=2, unshare=True)
+
+
 def arms(grow_at: list[float], adapter_dim: int) -> dict[str, Arm]:
     """The arms, in table order."""
-    adapter = dict(type='parallel', targets=('fc1', 'fc2'), dim=adapter_dim)
-    grown = dict(depth_scale=2, gate_inserted=True, adapter=adapter)
+    grown = grown_backbone(adapter_dim)
     table = {'source_on': Arm('source trained on (1x)', {})}
     for fraction in grow_at:
         label = 'grown at the start (grow, then train: the two-run recipe)' if fraction == 0 else \
             f'grown in the run after {fraction:.0%} of the budget'
         table[grow_name(fraction)] = Arm(label, grown, grow_at=fraction)
-    table['scratch'] = Arm('2x stack from scratch, given the source pre-training compute too',
-                           dict(depth_scale=2, unshare=True), from_source=False)
+    table['scratch'] = Arm('2x stack from scratch, given the source pre-training compute too', SCRATCH_BACKBONE,
+                           from_source=False)
     return table
 
 
@@ -223,8 +231,10 @@ def summarise(rows: list[dict], table: dict[str, Arm]) -> tuple[str, list[dict]]
         seconds = statistics.mean(r['train_seconds'] for r in runs)
         summary.append(dict(arm=name, mean=mean, sd=sd, total_compute=first['total_compute'], seconds=seconds))
         grows = '-' if arm.grow_at is None else f'{arm.grow_at:.0%}'
-        at_1x, at_2x = (first['iterations'], 0) if arm.grow_at is None and arm.from_source else \
-            (0, first['iterations']) if arm.grow_at is None else first['iterations']
+        if arm.grow_at is not None:
+            at_1x, at_2x = first['iterations']
+        else:  # the source trains at 1x, the stack at 2x
+            at_1x, at_2x = (first['iterations'], 0) if arm.from_source else (0, first['iterations'])
         lines.append(f'| {name} | {grows} | {at_1x} + {at_2x} | {first["compute"] / 1e12:.3f} '
                      f'({first["total_compute"] / 1e12:.3f}) | {len(runs)} | {mean:.2f} ± {sd:.2f} | '
                      f'{" / ".join(f"{a:.2f}" for a in accs)} | {seconds:.0f} |')
@@ -289,13 +299,13 @@ def main() -> None:
     table = arms(args.grow_at, args.adapter_dim)
     if args.arms:
         table = {k: v for k, v in table.items() if k in args.arms}
-    grown = arms([0.5], args.adapter_dim)['grow_at_50'].backbone
+    grown = grown_backbone(args.adapter_dim)
     images = len(DATASETS.build(source_config(base, args, source_epochs, 0).train_dataloader.dataset))
     budget = Budget(images=images, batch=base.train_dataloader.batch_size, source_epochs=source_epochs,
                     budget_epochs=args.budget_epochs or source_epochs,
                     flops=dict(source=forward_flops(base, {}), grown_0=forward_flops(base, grown, 0.0),
                                grown_1=forward_flops(base, grown, 1.0),
-                               scratch=forward_flops(base, dict(depth_scale=2, unshare=True))))
+                               scratch=forward_flops(base, SCRATCH_BACKBONE)))
     if images < budget.batch:
         raise SystemExit(f'{images} training images cannot fill one batch of {budget.batch} (drop_last)')
     check_same_setup(args.work_dir, dict(config=osp.abspath(args.config), data=osp.abspath(args.data),
