@@ -2,12 +2,14 @@
 ``results.jsonl`` in the work dir, appended when it finishes, so a killed experiment loses at most the run in
 progress; ``setup.json`` records the settings every run shares and refuses a rerun with other settings in the
 same work dir."""
+import argparse
+import copy
 import json
 import os
 import os.path as osp
 from typing import Any, Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from .active_clock import ActiveClock
@@ -65,15 +67,45 @@ def format_seconds(seconds: float) -> str:
     return f'{minutes // 60}:{minutes % 60:02d} (h:mm)'
 
 
-def point_to_data(cfg: Config, data_root: str, val_split: str, train_samples: Optional[int] = None) -> None:
-    """Train on ``data_root/train``, validate and test on ``data_root/<val_split>`` (class folders); with
-    ``train_samples``, on the first that many training images only."""
-    for loader, split in (('train_dataloader', 'train'), ('val_dataloader', val_split),
-                          ('test_dataloader', val_split)):
-        cfg[loader].dataset.data_root = data_root
+def add_run_arguments(parser: argparse.ArgumentParser, config_help: str) -> None:
+    """The arguments every runner takes: CONFIG, ``--data``, ``--val-split``, ``--work-dir``, ``--train-samples``
+    and ``--cfg-options`` (read by :func:`prepare_run`; check the folders with :func:`data_folders_error`)."""
+    parser.add_argument('config', help=config_help)
+    parser.add_argument('--data', required=True, help='dataset root with train/<class>/ and <val-split>/<class>/')
+    parser.add_argument('--val-split', default='val', help='evaluation folder under --data (test/ for CIFAR)')
+    parser.add_argument('--work-dir', required=True)
+    parser.add_argument('--train-samples', type=int, help='use only the first N training images (tests)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+
+
+def data_folders_error(args: argparse.Namespace) -> Optional[str]:
+    """What is wrong with ``--data`` (no ``train/`` or ``<val-split>/`` folder), or None."""
+    if not osp.isdir(osp.join(args.data, 'train')) or not osp.isdir(osp.join(args.data, args.val_split)):
+        return f'--data {args.data!r} must hold train/ and {args.val_split}/ class folders'
+    return None
+
+
+def prepare_run(base: Config, args: argparse.Namespace, name: str, seed: int,
+                backbone: Optional[dict[str, Any]] = None, source_ckpt: Optional[str] = None) -> Config:
+    """A copy of ``base`` for run ``name``: the data of ``args`` (train on ``train/``, validate and test on
+    ``<val_split>/``, the first ``train_samples`` images if set), the seed, ``backbone`` overrides, the source
+    checkpoint's backbone (``init_cfg``) and head (``head_init``) if given, and ``work_dir/name``. The caller
+    sets the schedule."""
+    cfg = copy.deepcopy(base)
+    for loader, split in (('train_dataloader', 'train'), ('val_dataloader', args.val_split),
+                          ('test_dataloader', args.val_split)):
+        cfg[loader].dataset.data_root = args.data
         cfg[loader].dataset.split = split
-    if train_samples:
-        cfg.train_dataloader.dataset.indices = train_samples
+    if args.train_samples:
+        cfg.train_dataloader.dataset.indices = args.train_samples
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.model.backbone.update(backbone or {})
+    if source_ckpt is not None:
+        cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=source_ckpt, prefix='backbone.')
+        cfg.model.head_init = dict(checkpoint=source_ckpt, prefix='head.')
+    cfg.work_dir = osp.join(args.work_dir, name)
+    cfg.experiment_name = name  # unique: several Runners live in this process
+    return cfg
 
 
 def train_and_measure(cfg: Config) -> dict[str, Any]:

@@ -26,18 +26,18 @@ sharing + adapters learn more per unit of training than the alternatives?
    ``--plan`` prints the runs and the estimate without training.
 """
 import argparse
-import copy
 import os.path as osp
 import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.analysis.experiment_runs import (append_result, check_same_setup, format_seconds, load_results,
-                                                  point_to_data, recorded_checkpoint, train_and_measure)
+from scalenet_mm.analysis.experiment_runs import (add_run_arguments, append_result, check_same_setup,
+                                                  data_folders_error, format_seconds, load_results, prepare_run,
+                                                  recorded_checkpoint, train_and_measure)
 from scalenet_mm.config_tools.backbone_config import load_config
 from scalenet_mm.models.scaling.adapters import ADAPTER_TARGETS, block_linear_shapes
 
@@ -112,10 +112,7 @@ def arm_table(args: argparse.Namespace) -> dict[str, Variant]:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('config', help='classification config of the source model (plain Swin, depth_scale=1)')
-    parser.add_argument('--data', required=True, help='dataset root with train/<class>/ and <val-split>/<class>/')
-    parser.add_argument('--val-split', default='val', help='evaluation folder under --data (test/ for CIFAR)')
-    parser.add_argument('--work-dir', required=True)
+    add_run_arguments(parser, 'classification config of the source model (plain Swin, depth_scale=1)')
     parser.add_argument('--epochs', type=int, help='E: epochs of the source and of the full schedule '
                                                    '(default: the config max_epochs)')
     parser.add_argument('--fractions', type=float, nargs='+', default=[1.0, 1 / 3],
@@ -138,8 +135,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--budget', type=float, help='seconds after which no further run is started (a leased GPU)')
     parser.add_argument('--scalenet-drop-path', type=float, default=0.2,
                         help='drop-path of the frozen ScaleNet arm (the seed recipe uses a high one)')
-    parser.add_argument('--train-samples', type=int, help='use only the first N training images (tests)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     args = parser.parse_args()
     if any(scale < 2 for scale in args.deep_scales) or any(d <= 0 for d in args.deep_dims):
         parser.error(f'--deep-scales {args.deep_scales} must be integers >= 2 and --deep-dims {args.deep_dims} '
@@ -148,8 +143,8 @@ def parse_args() -> argparse.Namespace:
     unknown = sorted(set(args.variants or ()) - set(known))
     if unknown:
         parser.error(f'unknown variant(s) {unknown}; choose among {list(known)}')
-    if not osp.isdir(osp.join(args.data, 'train')) or not osp.isdir(osp.join(args.data, args.val_split)):
-        parser.error(f'--data {args.data!r} must hold train/ and {args.val_split}/ class folders')
+    if data_folders_error(args):
+        parser.error(data_folders_error(args))
     if any(not 0 < f <= 1 for f in args.fractions + [args.sweep_fraction]):
         parser.error(f'--fractions {args.fractions} and --sweep-fraction {args.sweep_fraction} must lie in (0, 1]')
     if any(d <= 0 for d in args.sweep_dims):
@@ -165,8 +160,9 @@ def epochs_of(total: int, fraction: float) -> int:
 def run_config(base: Config, args: argparse.Namespace, name: str, epochs: int, seed: int,
                backbone: dict[str, Any], source_ckpt: Optional[str]) -> Config:
     """The config of one run: data paths, schedule length, seed, backbone overrides, initialisation."""
-    cfg = copy.deepcopy(base)
-    point_to_data(cfg, args.data, args.val_split, args.train_samples)
+    if 'Swin' not in base.model.backbone.type:  # a ViT has no windows to shift
+        backbone = {key: value for key, value in backbone.items() if key != 'shift_policy'}
+    cfg = prepare_run(base, args, name, seed, backbone, source_ckpt)
     cfg.train_cfg.max_epochs = epochs
     for scheduler in cfg.param_scheduler:  # warm-up (LinearLR) then cosine: keep one cosine epoch at least
         if scheduler.type == 'LinearLR':
@@ -176,15 +172,6 @@ def run_config(base: Config, args: argparse.Namespace, name: str, epochs: int, s
     cfg.train_cfg.val_interval = epochs
     cfg.default_hooks.checkpoint.interval = epochs
     cfg.default_hooks.checkpoint.save_best = None
-    cfg.randomness = dict(seed=seed, deterministic=False)
-    if 'Swin' not in cfg.model.backbone.type:  # a ViT has no windows to shift
-        backbone = {key: value for key, value in backbone.items() if key != 'shift_policy'}
-    cfg.model.backbone.update(backbone)
-    if source_ckpt is not None:
-        cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=source_ckpt, prefix='backbone.')
-        cfg.model.head_init = dict(checkpoint=source_ckpt, prefix='head.')
-    cfg.work_dir = osp.join(args.work_dir, name)
-    cfg.experiment_name = name  # unique: several Runners live in this process
     return cfg
 
 

@@ -31,11 +31,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.analysis.experiment_runs import (append_result, check_same_setup, format_seconds, load_results,
-                                                  point_to_data, recorded_checkpoint, train_and_measure)
+from scalenet_mm.analysis.experiment_runs import (add_run_arguments, append_result, check_same_setup,
+                                                  data_folders_error, format_seconds, load_results, prepare_run,
+                                                  recorded_checkpoint, train_and_measure)
 from scalenet_mm.analysis.flops import count_flops
 from scalenet_mm.config_tools.backbone_config import load_config
 from scalenet_mm.registry import DATASETS, MODELS
@@ -80,10 +81,7 @@ def grow_name(fraction: float) -> str:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('config', help='classification config of the source model (plain Swin or ViT, depth_scale=1)')
-    parser.add_argument('--data', required=True, help='dataset root with train/<class>/ and <val-split>/<class>/')
-    parser.add_argument('--val-split', default='val', help='evaluation folder under --data (test/ for CIFAR)')
-    parser.add_argument('--work-dir', required=True)
+    add_run_arguments(parser, 'classification config of the source model (plain Swin or ViT, depth_scale=1)')
     parser.add_argument('--source-epochs', type=int, help='E: epochs of the source pre-training (default: the '
                                                           'config max_epochs)')
     parser.add_argument('--budget-epochs', type=float, help='B: the compute budget after the source, in epochs '
@@ -96,8 +94,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--warmup-epochs', type=float, default=1.0, help='linear warm-up of every budget run')
     parser.add_argument('--plan', action='store_true', help='print the runs and the estimated time, train nothing')
     parser.add_argument('--time-limit', type=float, help='seconds after which no further run is started')
-    parser.add_argument('--train-samples', type=int, help='use only the first N training images (tests)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     args = parser.parse_args()
     if any(not 0 <= f < 1 for f in args.grow_at) or len(set(args.grow_at)) != len(args.grow_at):
         parser.error(f'--grow-at {args.grow_at} must be distinct shares in [0, 1) (1 would be source_on)')
@@ -105,8 +101,8 @@ def parse_args() -> argparse.Namespace:
     unknown = sorted(set(args.arms or ()) - set(known))
     if unknown:
         parser.error(f'unknown arm(s) {unknown}; choose among {list(known)}')
-    if not osp.isdir(osp.join(args.data, 'train')) or not osp.isdir(osp.join(args.data, args.val_split)):
-        parser.error(f'--data {args.data!r} must hold train/ and {args.val_split}/ class folders')
+    if data_folders_error(args):
+        parser.error(data_folders_error(args))
     for name in ('source_epochs', 'budget_epochs', 'adapter_dim', 'train_samples'):
         value = getattr(args, name)
         if value is not None and value <= 0:
@@ -169,8 +165,7 @@ class Budget:
 def budget_config(base: Config, args: argparse.Namespace, name: str, seed: int, arm: Arm, budget: Budget,
                   source_ckpt: Optional[str]) -> Config:
     """The iteration-based config of one arm's run: warm-up then cosine to its end, growth switch if any."""
-    cfg = copy.deepcopy(base)
-    point_to_data(cfg, args.data, args.val_split, args.train_samples)
+    cfg = prepare_run(base, args, name, seed, arm.backbone, source_ckpt)
     first, second = budget.iterations(arm)
     total = first + second
     cfg.train_dataloader.update(drop_last=True, sampler=dict(type='InfiniteSampler', shuffle=True))
@@ -187,26 +182,15 @@ def budget_config(base: Config, args: argparse.Namespace, name: str, seed: int, 
     if arm.grow_at:  # train at the source depth first, then switch every inserted position on
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='scalenet_mm.GrowthScheduleHook', schedule=[(0, 0.0), (first, 1.0)], by_epoch=False)]
-    cfg.randomness = dict(seed=seed, deterministic=False)
-    cfg.model.backbone.update(arm.backbone)
-    if source_ckpt is not None:
-        cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=source_ckpt, prefix='backbone.')
-        cfg.model.head_init = dict(checkpoint=source_ckpt, prefix='head.')
-    cfg.work_dir = osp.join(args.work_dir, name)
-    cfg.experiment_name = name  # unique: several Runners live in this process
     return cfg
 
 
 def source_config(base: Config, args: argparse.Namespace, epochs: int, seed: int) -> Config:
     """The source pre-training: CONFIG's own epoch schedule, ``epochs`` long."""
-    cfg = copy.deepcopy(base)
-    point_to_data(cfg, args.data, args.val_split, args.train_samples)
+    cfg = prepare_run(base, args, 'source_pretrain', seed)
     cfg.train_cfg.max_epochs = epochs
     cfg.train_cfg.val_interval = epochs
     cfg.default_hooks.checkpoint.update(interval=epochs, save_best=None)
-    cfg.randomness = dict(seed=seed, deterministic=False)
-    cfg.work_dir = osp.join(args.work_dir, 'source_pretrain')
-    cfg.experiment_name = 'source_pretrain'
     return cfg
 
 
