@@ -79,6 +79,15 @@ def test_when_to_grow_plan_splits_the_budget_by_forward_flops(tmp_path):
     assert 'to run: source_pretrain' in result.stdout and not (tmp_path / 'results.jsonl').exists()
 
 
+def test_when_to_grow_time_limit_starts_no_run_once_spent(tmp_path):
+    """A spent ``--time-limit`` (here 0 s) stops before the next run and says how many a rerun would do."""
+    result = run_script('tools/analysis/when_to_grow.py', SWIN_20K, '--work-dir', tmp_path, '--source-epochs', '2',
+                        '--arms', 'source_on', '--seeds', '0', '1', '--time-limit', '0', *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'the --time-limit of 0 s is spent: 3 run(s) left for a rerun' in result.stdout
+    assert not (tmp_path / 'results.jsonl').exists() and not (tmp_path / 'source_pretrain').exists()
+
+
 @pytest.mark.parametrize('bad, message', [
     (['--grow-at', '1'], 'must be distinct shares in [0, 1)'),
     (['--grow-at', '0.5', '0.5'], 'must be distinct shares in [0, 1)'),
