@@ -165,13 +165,15 @@ def test_fidelity_experiment_end_to_end_on_the_bundled_subset(tmp_path):
 
 
 def test_gpu_experiment_script_runs_both_experiments_at_tiny_size_on_cpu(tmp_path):
-    """The GPU script's three experiments (mini Swin, the DeiT-Tiny-wide ViT, when to grow) on 8 bundled images,
-    one arm, 2 epochs, from a .tar of the data as a GPU machine receives it; then a zero budget starts nothing."""
+    """The GPU script's three experiments (mini Swin, the DeiT-Tiny-wide ViT with its schedule stepped every
+    iteration, when to grow) on 8 bundled images, one arm, 2 epochs, from a .tar of the data as a GPU machine
+    receives it; then a zero budget starts nothing."""
     import tarfile
     with tarfile.open(tmp_path / 'data.tar', 'w') as tar:
         tar.add(REPO / 'demo/data/cifar10_mini', arcname='cifar10_mini')
     env = {**os.environ, 'PYTHON': sys.executable, 'VAL_SPLIT': 'val', 'SEEDS': '0',
-           'LOADERS': 'train_dataloader.batch_size=4 val_dataloader.batch_size=8', 'CFG_OPTIONS': 'model.num_classes=5',
+           'LOADERS': 'train_dataloader.batch_size=4 val_dataloader.batch_size=8',
+           'CFG_OPTIONS': 'model.num_classes=5 default_hooks.logger.interval=1',
            'WHEN_TO_GROW_ARGS': '--source-epochs 2 --grow-at 0.5 --arms grow_at_50 --train-samples 8'}
     command = ['bash', 'tools/analysis/fidelity_experiment_gpu.sh', str(tmp_path / 'data.tar'), str(tmp_path / 'out'),
                '--epochs', '2', '--fractions', '1', '--variants', 'scalenet', '--train-samples', '8']
@@ -183,6 +185,9 @@ def test_gpu_experiment_script_runs_both_experiments_at_tiny_size_on_cpu(tmp_pat
         assert (tmp_path / 'out' / experiment / 'accuracy_vs_total_time.png').is_file()
     vit = json.loads((tmp_path / 'out' / 'vit' / 'results.jsonl').read_text().splitlines()[0])
     assert 2.5e6 < vit['unique_params'] < 3e6  # 6 layers of width 192: DeiT-Tiny's width at half its depth
+    scalars = next((tmp_path / 'out' / 'vit' / 'source_pretrain').glob('*/vis_data/scalars.json')).read_text()
+    lrs = [row['lr'] for row in map(json.loads, scalars.splitlines()) if 'lr' in row]
+    assert len(lrs) == 4 and lrs[0] < lrs[1] and lrs[2] > lrs[3]  # 2 epochs of 2 iterations: moves within each
     grown = (tmp_path / 'out' / 'when_to_grow' / 'results.jsonl').read_text().splitlines()
     assert [json.loads(line)['name'] for line in grown] == ['source_pretrain', 'grow_at_50_seed0']
     again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env={**env, 'BUDGET_S': '0'})

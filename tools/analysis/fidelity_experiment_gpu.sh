@@ -8,7 +8,8 @@
 #      is the scalenet arm), seeds $SEEDS (default 0);
 #      and the paper's other claims (--claims: LoRA at matched parameters, the interleave map; 3x and 4x depth
 #      at adapter widths 8 and 32);
-#   2. experiment 1 on the DeiT-Tiny-wide ViT (configs/fidelity/vit-mini_cifar10-20k.py);
+#   2. experiment 1 on the DeiT-Tiny-wide ViT with the converging schedule (30 source epochs, warm-up and a
+#      cosine stepped every iteration: configs/fidelity/vit-mini-converging_cifar10-20k.py), arms at E/3;
 #   3. when to grow at equal compute (tools/analysis/when_to_grow.py on the mini Swin; its options in
 #      $WHEN_TO_GROW_ARGS, e.g. "--source-epochs 30").
 # The GPU settings: batch 256, 8 loader workers. Tables and plots land in WORK_DIR/{swin,vit,when_to_grow}/.
@@ -42,6 +43,6 @@ run() {  # run RUNNER TIME_FLAG CONFIG SUBDIR [options]: a runner with what is l
 }
 run fidelity_experiment.py --budget configs/fidelity/swin-mini_cifar10-20k.py swin --sweep-dims 4 16 32 \
     --claims --deep-scales 3 4 --deep-dims 8 32 "${@:3}"
-run fidelity_experiment.py --budget configs/fidelity/vit-mini_cifar10-20k.py vit \
-    --variants source scalenet shared_noadapter stack "${@:3}"
+run fidelity_experiment.py --budget configs/fidelity/vit-mini-converging_cifar10-20k.py vit \
+    --fractions 0.3333333333333333 --variants source scalenet scalenet_all shared_noadapter stack "${@:3}"
 run when_to_grow.py --time-limit configs/fidelity/swin-mini_cifar10-20k.py when_to_grow ${WHEN_TO_GROW_ARGS:-}
