@@ -54,6 +54,42 @@ def test_window_mode_a_plain_swin_cannot_express_is_refused():
         export_plain(model)
 
 
+@pytest.mark.parametrize('growth', [0.0, 0.5])
+def test_a_backbone_skipping_inserted_positions_is_refused(growth):
+    """Mid-growth (GrowthScheduleHook) the model skips inserted positions a plain model would run."""
+    model = build(depth_scale=2, adapter=dict(type='lora'))
+    model.set_growth(growth)
+    with pytest.raises(ValueError, match=rf'growth {growth} \(active depths .* of \(4, 4, 4, 4\)\).*reached 1'):
+        export_plain(model)
+    model.set_growth(1.0)
+    assert len(export_plain(model)) > 0
+
+
+def test_export_tool_refuses_a_checkpoint_saved_before_the_growth_schedule_reached_1(tmp_path):
+    """With the config's GrowthScheduleHook the tool exports the depth the checkpoint last trained at: epoch 2
+    of [(0, 0.0), (2, 1.0)] trained at the source depth (refused), epoch 3 at full depth (written)."""
+    model = build(depth_scale=2, adapter=dict(type='lora'))
+    config = tmp_path / 'grown.py'
+    config.write_text(f"model = dict(backbone=dict(type='scalenet_mm.ScaleNetSwinTransformer', arch={SMALL_ARCH!r}, "
+                      "depth_scale=2, window_size=4, adapter=dict(type='lora')))\n"
+                      "custom_hooks = [dict(type='scalenet_mm.GrowthScheduleHook', schedule=[(0, 0.0), (2, 1.0)])]\n")
+    state = {f'backbone.{k}': v for k, v in model.state_dict().items()}
+    results = {}
+    for epoch in (2, 3, None):
+        checkpoint = tmp_path / f'epoch_{epoch}.pth'
+        torch.save({'state_dict': state, **({'meta': {'epoch': epoch}} if epoch else {})}, checkpoint)
+        results[epoch] = subprocess.run([sys.executable, 'tools/export_plain.py', str(config), str(checkpoint),
+                                         str(tmp_path / f'plain_{epoch}.pth')], cwd=REPO, capture_output=True,
+                                        text=True)
+    assert results[2].returncode != 0 and 'growth 0.0 (active depths (2, 2, 2, 2)' in results[2].stderr
+    assert not (tmp_path / 'plain_2.pth').exists()
+    assert results[3].returncode == 0, results[3].stderr[-2000:]
+    assert results[None].returncode == 0 and 'has no meta epoch count: exported at full depth' in results[None].stdout
+    for epoch in (3, None):
+        plain = torch.load(tmp_path / f'plain_{epoch}.pth', weights_only=True)['state_dict']
+        assert plain.keys() == {f'backbone.{k}' for k in export_plain(model)}
+
+
 def test_export_tool_writes_a_checkpoint_mmdet_init_cfg_accepts(tmp_path):
     model = perturb_(build(depth_scale=2, adapter=dict(type='lora')))
     source = tmp_path / 'scalenet.pth'

@@ -6,7 +6,8 @@
 
 The output holds ``state_dict`` with ``backbone.``-prefixed keys, so stock mmdet/mmseg configs use it as
 ``model.backbone.init_cfg=dict(type='Pretrained', checkpoint='OUT.pth')`` with ``depths`` (Swin) or
-``num_layers`` (ViT) set to the printed scaled depths. LoRA adapters are merged; parallel adapters are refused.
+``num_layers`` (ViT) set to the printed scaled depths. LoRA adapters are merged; parallel adapters are refused,
+and so is a checkpoint that a config's ``GrowthScheduleHook`` trained before its growth reached 1.
 """
 import argparse
 
@@ -14,9 +15,10 @@ import torch
 from mmengine.config import DictAction
 
 import scalenet_mm  # noqa: F401
-from scalenet_mm.checkpoint import export_plain, load_pretrained
+from scalenet_mm.checkpoint import check_exportable, export_plain, load_pretrained_from, read_checkpoint
 from scalenet_mm.config_tools.backbone_config import build_backbone, load_config
 from scalenet_mm.config_tools.tool_config import add_trust_argument, apply_trust_argument
+from scalenet_mm.engine import config_growth_schedule
 
 
 def main() -> None:
@@ -30,8 +32,18 @@ def main() -> None:
     add_trust_argument(parser)
     args = parser.parse_args()
     apply_trust_argument(args)
-    backbone = build_backbone(load_config(args.config, args.cfg_options))
-    print(load_pretrained(backbone, args.checkpoint, prefix=args.prefix).summary())
+    cfg = load_config(args.config, args.cfg_options)
+    backbone = build_backbone(cfg)
+    raw = read_checkpoint(args.checkpoint)
+    schedule = config_growth_schedule(cfg)
+    if schedule is not None:  # the depth the checkpoint last trained at, as tools/test.py evaluates it
+        step = schedule.checkpoint_step(raw.get('meta') or {})
+        if step is None:
+            print(f'{args.checkpoint} has no meta {schedule.unit} count: exported at full depth (growth 1)')
+        else:
+            backbone.set_growth(schedule.growth_at(step))
+    check_exportable(backbone)
+    print(load_pretrained_from(backbone, raw, args.checkpoint, prefix=args.prefix).summary())
     state = export_plain(backbone)
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in state.items()},
                 'meta': {'exported_from': args.checkpoint, 'depths': list(backbone.scaled_depths),

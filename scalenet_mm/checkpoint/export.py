@@ -5,8 +5,9 @@ mmdet/mmseg ``SwinTransformer`` with ``depths = scaled depths``; ``layers.{p}`` 
 ``VisionTransformer`` with ``num_layers = scaled depth``): a copy of the block it runs, with its own norms
 where it has them, its LoRA adapters folded into the target weights (``W + scale * W_up @ W_down``) and its
 gate, if any, folded into the last linear (weight and bias) of both residual branches.
-Refused, with the reason: non-linear (``'parallel'``) adapters, and what the architecture's plain model
-cannot express (Swin window modes other than SW-MSA exactly at odd positions).
+Refused, with the reason: non-linear (``'parallel'``) adapters, what the architecture's plain model cannot
+express (Swin window modes other than SW-MSA exactly at odd positions), and a backbone that skips inserted
+positions (growth below 1: the plain model would run them).
 """
 from collections import OrderedDict
 
@@ -18,6 +19,11 @@ from .convert import LAYOUTS
 
 def check_exportable(model: ScaleNetBackbone) -> None:
     """Raise ``ValueError`` when the model cannot be written as its plain architecture (nothing is written)."""
+    if model.growth != 1:
+        raise ValueError(f'the backbone runs at growth {model.growth} (active depths {model.active_depths} of '
+                         f'{model.scaled_depths}): the plain model would also run the skipped inserted positions '
+                         'and compute another function. Export a checkpoint trained after the growth schedule '
+                         'reached 1')
     LAYOUTS[model.architecture].check_exportable(model)
     for prefix, positions in model.shared_positions().items():
         for p, adapters in enumerate(positions.adapters):

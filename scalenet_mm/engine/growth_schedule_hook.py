@@ -8,8 +8,9 @@ right phase with no state of the hook's own. Training-time validation evaluates 
 standalone ``test``/``val`` run evaluates the depth its checkpoint was trained at (from the checkpoint's
 ``meta``), so a checkpoint saved before a switch is tested as it was validated.
 """
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
+from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import IterBasedTrainLoop, Runner
 from torch.nn.parallel import DistributedDataParallel
@@ -81,6 +82,11 @@ class GrowthScheduleHook(Hook):
         """The growth of epoch (iteration) ``step`` (0-based)."""
         return [growth for at, growth in self.schedule if at <= step][-1]
 
+    def checkpoint_step(self, meta: Mapping) -> Optional[int]:
+        """The last epoch (iteration) a checkpoint with ``meta`` trained (0-based); None without that count."""
+        trained = meta.get('epoch' if self.by_epoch else 'iter')
+        return None if trained is None else max(trained - 1, 0)
+
     def before_run(self, runner: Runner) -> None:
         growing_backbone(runner.model)
 
@@ -110,12 +116,11 @@ class GrowthScheduleHook(Hook):
     def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
         """Evaluate a checkpoint at the growth of the last epoch (iteration) it trained; training resets the
         growth from the loop counter in ``before_train``."""
-        trained = checkpoint.get('meta', {}).get('epoch' if self.by_epoch else 'iter')
-        if trained is None:
+        last = self.checkpoint_step(checkpoint.get('meta', {}))
+        if last is None:
             runner.logger.warning(f'the checkpoint has no meta {self.unit} count: the backbone runs at growth '
                                   f'{growing_backbone(runner.model).growth}')
             return
-        last = max(trained - 1, 0)
         self.apply(runner, last, f'of the checkpoint (last trained {self.unit} {last})')
 
     def apply(self, runner: Runner, step: int, when: str = '') -> None:
@@ -127,3 +132,14 @@ class GrowthScheduleHook(Hook):
             backbone.set_growth(growth)
             runner.logger.info(f'growth {growth} {when or f"from {self.unit} {step}"}: active depths {before} -> '
                                f'{backbone.active_depths} of {backbone.scaled_depths}')
+
+
+def config_growth_schedule(cfg: Config) -> Optional[GrowthScheduleHook]:
+    """The ``GrowthScheduleHook`` among the config's ``custom_hooks``, built; None when it has none."""
+    for hook_cfg in cfg.get('custom_hooks') or []:
+        hook_type = hook_cfg['type']
+        name = hook_type.__name__ if isinstance(hook_type, type) else str(hook_type).rsplit('.', 1)[-1]
+        if name == GrowthScheduleHook.__name__:
+            options = {key: value for key, value in hook_cfg.items() if key not in ('type', 'priority')}
+            return GrowthScheduleHook(**options)
+    return None
