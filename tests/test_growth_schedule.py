@@ -21,8 +21,8 @@ from scalenet_mm.checkpoint.load import read_checkpoint
 from scalenet_mm.engine import GrowthScheduleHook
 from scalenet_mm.models.scaling.growth import growing_backbone
 
-from conftest import (CLASSIFICATION_DEMO, DETECTION_DEMO, assert_same, classification_demo_cfg, perturb_, run_script,
-                      run_two_iterations_with, train_with_our_tool)
+from conftest import (CLASSIFICATION_DEMO, DETECTION_DEMO, SEGMENTATION_DEMO, assert_same, classification_demo_cfg,
+                      perturb_, run_script, run_two_iterations_with, train_with_our_tool)
 
 SWIN = dict(arch=dict(embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4)), window_size=4,
             drop_path_rate=0.0, pad_small_map=False)
@@ -367,11 +367,15 @@ def test_a_run_resumed_across_the_switch_equals_the_uninterrupted_run_bit_for_bi
     assert 'growth 0.0 of the checkpoint (last trained epoch 0)' in logged(tmp_path / 'resumed')
 
 
-def test_hook_works_under_mmdet_own_train_tool_by_iteration(tmp_path):
-    mmdet = pytest.importorskip('mmdet')
-    config = config_with_growth(DETECTION_DEMO, tmp_path / 'grow.py', schedule=[(0, 0.0), (1, 1.0)], by_epoch=False)
-    output = run_two_iterations_with(Path(mmdet.__file__).parent / '.mim/tools/train.py', config, tmp_path,
-                                     'model.test_cfg.rcnn.score_thr=0.0')
+@pytest.mark.parametrize('package, demo, options, metric', [
+    ('mmdet', DETECTION_DEMO, ['model.test_cfg.rcnn.score_thr=0.0'], 'bbox_mAP: '),
+    ('mmseg', SEGMENTATION_DEMO, [], 'mIoU: '),  # its EvaluateBeforeTrainHook validates at the first phase's depth
+])
+def test_hook_works_under_the_mm_packages_own_train_tools_by_iteration(tmp_path, package, demo, options, metric):
+    module = pytest.importorskip(package)
+    config = config_with_growth(demo, tmp_path / 'grow.py', schedule=[(0, 0.0), (1, 1.0)], by_epoch=False)
+    output = run_two_iterations_with(Path(module.__file__).parent / '.mim/tools/train.py', config, tmp_path, *options)
+    assert output.index('growth 0.0 from iteration 0') < output.index(metric)  # set before any evaluation
     assert 'growth 0.0 from iteration 0: active depths (4, 4, 4, 4) -> (2, 2, 2, 2)' in output
     assert 'growth 1.0 from iteration 1: active depths (2, 2, 2, 2) -> (4, 4, 4, 4)' in output
 
