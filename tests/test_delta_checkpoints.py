@@ -17,6 +17,7 @@ import torch
 from scalenet_mm.apis import ImageClassificationInferencer, strict_inferencer
 from scalenet_mm.checkpoint.delta import DELTA_META, complete_delta, make_delta, plan_delta
 from scalenet_mm.checkpoint.load import read_checkpoint
+from scalenet_mm.config_tools.backbone_config import build_backbone, load_config
 from scalenet_mm.models.backbones.scalenet_swin import ScaleNetSwinTransformer
 
 from conftest import (CLASSIFICATION_DEMO, DETECTION_DEMO, REPO, SMALL_ARCH, assert_same, build, run_script,
@@ -154,6 +155,26 @@ def test_the_classification_inferencer_predicts_the_same_from_a_delta(runs):
     full = ImageClassificationInferencer(str(CLASSIFICATION_DEMO), str(runs['full'] / 'epoch_2.pth'))
     delta = ImageClassificationInferencer(str(CLASSIFICATION_DEMO), str(runs['delta'] / 'epoch_2.pth'))
     assert torch.equal(delta.scores(CIFAR_IMAGES), full.scores(CIFAR_IMAGES))
+
+
+def test_a_delta_as_a_backbone_pretrained_file_is_refused_with_the_way_to_a_full_one(runs, tmp_path):
+    """A downstream config's ``init_cfg`` and tools/export_plain.py read backbones, not deltas: they name the
+    converter instead of failing on the missing shared weights; the full checkpoint it writes loads."""
+    delta = str(runs['delta'] / 'epoch_2.pth')
+
+    def demo_backbone(checkpoint: str):
+        pretrained = dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
+        return build_backbone(load_config(str(CLASSIFICATION_DEMO), {'model.backbone.init_cfg': pretrained}), True)
+
+    with pytest.raises(ValueError, match=r'is a delta checkpoint.*tools/checkpoint_delta.py full CONFIG .*epoch_2'):
+        demo_backbone(delta).init_weights()
+    lora = "model.backbone.adapter.type='lora'"
+    export = run_script('tools/export_plain.py', CLASSIFICATION_DEMO, delta, tmp_path / 'plain.pth', '--cfg-options',
+                        lora)
+    assert export.returncode == 1 and 'is a delta checkpoint' in export.stderr
+    assert not (tmp_path / 'plain.pth').exists()
+    to_full(Path(delta), tmp_path / 'full.pth')
+    demo_backbone(str(tmp_path / 'full.pth')).init_weights()
 
 
 def test_a_different_base_file_is_refused_with_both_hashes(runs, tmp_path):

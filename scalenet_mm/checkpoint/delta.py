@@ -22,9 +22,9 @@ from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_mod
 
 from ..models.scaling.scalenet_backbone import ScaleNetBackbone
 from .base_identity import BaseIdentity
+from .delta_meta import DELTA_META, is_delta
 from .load import plan_pretrained, read_checkpoint
 
-DELTA_META = 'scalenet_delta'
 DELTA_VERSION = 1
 ENABLE_HINT = ("set model.backbone.trainable='adapters_norms' (or 'adapters') and "
                "model.backbone.init_cfg=dict(type='Pretrained', checkpoint=<local base file>), or save full "
@@ -65,12 +65,6 @@ class DeltaPlan:
             if self.kept_frozen else ''
         return (f'delta checkpoints: {len(self.keys)} frozen tensors of {self.module or "the model"} left out, given '
                 f'back by the base {self.base.path} (sha256 {self.base.sha256[:12]}...){kept}')
-
-
-def is_delta(checkpoint: Mapping[str, Any]) -> bool:
-    """Whether ``checkpoint`` (a loaded checkpoint dict) is a delta checkpoint."""
-    meta = checkpoint.get('meta')
-    return isinstance(meta, Mapping) and DELTA_META in meta
 
 
 def frozen_parameter_keys(model: nn.Module) -> list[str]:

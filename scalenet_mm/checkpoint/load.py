@@ -26,6 +26,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from ..models.scaling.scalenet_backbone import ScaleNetBackbone, find_position_key
 from ..models.scaling.shared_positions import LAYER_MAP
 from .convert import LAYOUTS, detect_architecture
+from .delta_meta import is_delta
 from .layout import BackboneLayout, is_layer_map, is_plain_scalenet
 
 # keys that a checkpoint of another detector/segmentor/classifier holds beside ``backbone.``
@@ -265,6 +266,10 @@ def plan_pretrained(model: ScaleNetBackbone, raw: Mapping[str, Any], checkpoint:
                     prefix: Optional[str] = None) -> tuple['OrderedDict[str, torch.Tensor]', LoadReport]:
     """The complete backbone state dict that :func:`load_pretrained_from` loads (before ``start_as_source``),
     and its report; ``model`` is read, not changed. Raises what :func:`load_pretrained_from` raises."""
+    if is_delta(raw):
+        raise ValueError(f'checkpoint {checkpoint!r} is a delta checkpoint: it leaves out the frozen weights its '
+                         'base file gives back. Turn it into a full checkpoint first: python tools/checkpoint_delta.py '
+                         f'full CONFIG {checkpoint} FULL.pth')
     state = extract_state_dict(raw)
     if not state:
         raise ValueError(f'checkpoint {checkpoint!r} contains no tensors (top-level keys: {list(raw)[:8]})')
