@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The second-round fidelity experiments on one GPU, within a time budget (default 540 s of training runs):
+# The second- and third-round fidelity experiments on one GPU, within a time budget (default 540 s of runs):
 #   tools/analysis/fidelity_experiment_gpu.sh DATA WORK_DIR [fidelity_experiment.py options ...]
 # DATA: the cifar10_20k folder (train/<class>/, test/<class>/), or a .tar of it (a GPU machine receives the
 # repository only: pack it with `tar -C ../shared/data -cf shared/cifar10_20k.tar cifar10_20k`, about 40 MB of
